@@ -1,0 +1,122 @@
+"""Command-line parsing only: builds a Config, hands it to the app, maps errors to exit codes.
+
+    gemini-live [options]          talk to the model (the default)
+    gemini-live tools [--json]     list the tools the configured MCP servers and modules offer
+    gemini-live devices            list audio input and output devices
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent import __version__
+
+SUBCOMMANDS = ("tools", "devices")
+
+
+def _device(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text
+
+
+def _config_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the agent and `tools`: where the config and tools come from."""
+    S = argparse.SUPPRESS  # only flags actually given override the config file
+    p.add_argument("--config", metavar="FILE", help="config file (default: ./gemini-live.toml, then $XDG_CONFIG_HOME/gemini-live/config.toml)")
+    p.add_argument("--mcp-config", metavar="FILE", default=S, help="MCP servers from a Claude Desktop / Cursor (mcpServers) or VS Code (servers) JSON file")
+    p.add_argument("--import-functions", metavar="FILE", action="append", default=S, help="expose the public functions of a Python file as tools (repeatable; added to the config's list)")
+    p.add_argument("-v", "--verbose", action="store_true", default=S, help="print raw server events, one line each")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    S = argparse.SUPPRESS
+    B = argparse.BooleanOptionalAction
+    p = argparse.ArgumentParser(
+        prog="gemini-live",
+        description="A voice agent for the Gemini Live API that bridges to MCP tool servers.",
+        epilog="Subcommands: `gemini-live tools [--json]` lists the tools the model will see; "
+        "`gemini-live devices` lists audio devices. Credentials come from GOOGLE_API_KEY or GEMINI_API_KEY "
+        "(or the Vertex AI variables); GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE are honoured.",
+    )
+    p.add_argument("--version", action="version", version=f"gemini-live {__version__}")
+    _config_options(p)
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=S, help="Live model name (default: %(prog)s picks a current native-audio model)")
+    g.add_argument("--system-instruction", metavar="TEXT", default=S, help="system instruction for the model")
+    g.add_argument("--initial-message", metavar="TEXT", default=S, help="a first user message, sent once the session is set up")
+    g.add_argument("--initial-message-delay", metavar="SECONDS", type=float, default=S, help="wait this long before the initial message (default 0)")
+    g.add_argument("--voice", default=S, help="prebuilt voice for the model's speech (default Charon)")
+    g.add_argument("--search", action=B, default=S, help="Google Search grounding (default on)")
+    g.add_argument("--code-execution", action=B, default=S, help="the code execution tool (default off)")
+
+    g = p.add_argument_group("audio")
+    g.add_argument("--audio-input", action=B, default=S, help="stream the microphone (default on)")
+    g.add_argument("--audio-output", action=B, default=S, help="play the model's voice (default on); off still prints its transcript")
+    g.add_argument("--text-output", action=B, default=S, help="the model answers in text instead of audio (disables audio output)")
+    g.add_argument("--input-device", metavar="DEVICE", type=_device, default=S, help="microphone: index or name substring (see `gemini-live devices`)")
+    g.add_argument("--output-device", metavar="DEVICE", type=_device, default=S, help="speaker: index or name substring")
+    g.add_argument("--half-duplex", action=B, default=S, help="mute the mic while the model speaks (for use without headphones)")
+    g.add_argument("--input-audio", metavar="FILE.wav", default=S, help="stream a WAV file instead of the microphone, then finish")
+    g.add_argument("--output-audio", metavar="FILE.wav", default=S, help="record the model's audio to a WAV file (24 kHz mono)")
+
+    g = p.add_argument_group("screen")
+    g.add_argument("--screen-capture-fps", metavar="FPS", type=float, default=S, help="stream the screen at this many frames per second (default 0: off)")
+    g.add_argument("--screen-monitor", metavar="N", type=int, default=S, help="monitor to capture (1 = primary, 0 = all)")
+    g.add_argument("--screen-region", metavar="X,Y,W,H", default=S, help="capture only this region")
+    g.add_argument("--screen-max-size", metavar="PX", type=int, default=S, help="scale frames to fit this many pixels on the long side (default 1024)")
+    g.add_argument("--screen-quality", metavar="Q", type=int, default=S, help="JPEG quality 10-95 (default 70)")
+    g.add_argument("--screen-skip-unchanged", action=B, default=S, help="skip frames identical to the last one (default on)")
+
+    g = p.add_argument_group("session")
+    g.add_argument("--resume", action="store_true", default=S, help="continue the last conversation (its resumption handle lasts 2 hours)")
+    g.add_argument("--session-resumption", action=B, default=S, help="resume through goAway and dropped connections (default on)")
+    g.add_argument("--context-compression", action=B, default=S, help="sliding-window context compression (default on; always on with video)")
+    g.add_argument("--log-file", metavar="FILE", default=S, help="append a JSONL record of the session's events")
+    return p
+
+
+def build_tools_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gemini-live tools", description="Connect the configured MCP servers and Python modules, list their tools, and exit.")
+    _config_options(p)
+    p.add_argument("--json", action="store_true", help="print the function declarations the setup message carries, as a JSON array")
+    return p
+
+
+def build_devices_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog="gemini-live devices", description="List audio input and output devices with their default sample rates.")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    values = {k: v for k, v in vars(args).items() if k not in ("config", "json")}
+    return values
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="gemini-live: %(name)s: %(message)s")
+    logging.getLogger("agent").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `gemini-live` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from agent import runner  # the core never imports the CLI; the CLI imports the core late
+
+    if argv and argv[0] in SUBCOMMANDS:
+        command, rest = argv[0], argv[1:]
+        parser = build_tools_parser() if command == "tools" else build_devices_parser()
+        args = parser.parse_args(rest)
+        _setup_logging(getattr(args, "verbose", False))
+        if command == "tools":
+            return runner.run_tools(args.config, overrides_from(args), as_json=args.json)
+        return runner.run_devices()
+
+    args = build_parser().parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    return runner.run_agent(args.config, overrides_from(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

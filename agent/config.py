@@ -1,0 +1,293 @@
+"""The agent's configuration: one pydantic model, loaded from TOML (or MCP client JSON) and flags.
+
+Precedence is defaults < config file < command-line flags. Every problem is reported as a
+ConfigError naming the file and the key, before any network or device is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import ConfigError
+
+DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+CONFIG_NAME = "gemini-live.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class McpServerConfig(_Strict):
+    """One `[mcp_servers.NAME]` table: a stdio command or a URL, plus routing options."""
+
+    name: str = ""  # filled in from the table's key
+    enabled: bool = True
+    # stdio
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    # remote
+    url: str | None = None
+    transport: Literal["stdio", "streamable-http", "sse"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # common
+    include_tools: list[str] = Field(default_factory=list)
+    exclude_tools: list[str] = Field(default_factory=list)
+    prefix: str | None = None  # None: the server's name
+    timeout: float = Field(default=60.0, gt=0)  # seconds per tool call
+    startup_timeout: float = Field(default=30.0, gt=0)
+    required: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set either `command` (stdio) or `url` (streamable-http or sse)")
+        if self.command is not None and self.transport not in (None, "stdio"):
+            raise ValueError(f"transport {self.transport!r} needs `url`, not `command`")
+        if self.url is not None and self.transport == "stdio":
+            raise ValueError("transport 'stdio' needs `command`, not `url`")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.command is not None:
+            return "stdio"
+        return self.transport or "streamable-http"
+
+    @property
+    def tool_prefix(self) -> str:
+        return self.name if self.prefix is None else self.prefix
+
+
+class Config(_Strict):
+    """Everything that shapes a session. Field names are the long flags in snake_case."""
+
+    model: str = DEFAULT_MODEL
+    voice: str = "Charon"
+    system_instruction: str | None = None
+    initial_message: str | None = None
+    initial_message_delay: float = Field(default=0.0, ge=0)
+    text_input_mode: Literal["auto", "client_content", "realtime_input"] = "auto"
+    # audio
+    audio_input: bool = True
+    audio_output: bool = True
+    text_output: bool = False
+    input_device: str | int | None = None
+    output_device: str | int | None = None
+    half_duplex: bool = False
+    audio_block_ms: int = Field(default=20, ge=5, le=200)
+    input_audio: str | None = None
+    output_audio: str | None = None
+    # built-in tools
+    search: bool = True
+    code_execution: bool = False
+    # screen
+    screen_capture_fps: float = Field(default=0.0, ge=0, le=10)
+    screen_monitor: int = Field(default=1, ge=0)
+    screen_region: str | None = None
+    screen_max_size: int = Field(default=1024, ge=64, le=4096)
+    screen_quality: int = Field(default=70, ge=10, le=95)
+    screen_skip_unchanged: bool = True
+    # tools
+    import_functions: list[str] = Field(default_factory=list)
+    mcp_config: str | None = None
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
+    tool_timeout: float = Field(default=60.0, gt=0)
+    # session lifetime
+    session_resumption: bool = True
+    context_compression: bool = True
+    resume: bool = False
+    state_file: str | None = None
+    # output
+    verbose: bool = False
+    log_file: str | None = None
+
+    @property
+    def response_audio(self) -> bool:
+        """The model answers in audio unless text output was asked for."""
+        return not self.text_output
+
+    @property
+    def play_audio(self) -> bool:
+        return self.audio_output and not self.text_output
+
+    @property
+    def uses_realtime_text(self) -> bool:
+        """Gemini 3.x Live takes text after setup only as realtimeInput.text."""
+        if self.text_input_mode != "auto":
+            return self.text_input_mode == "realtime_input"
+        return re.search(r"gemini-(\d+)", self.model) is not None and int(
+            re.search(r"gemini-(\d+)", self.model).group(1)
+        ) >= 3
+
+
+# ---- ${VAR} expansion ----------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def expand_vars(value: Any, source: str, key: str = "") -> Any:
+    """Expand ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in os.environ and (os.environ[name] or default is None):
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(source, key, f"environment variable ${{{name}}} is not set")
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: expand_vars(v, source, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_vars(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+# ---- loading -------------------------------------------------------------------------------
+
+
+def find_config_file(explicit: str | None, cwd: Path | None = None) -> Path | None:
+    """--config, else ./gemini-live.toml, else $XDG_CONFIG_HOME/gemini-live/config.toml."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(str(path), "", "config file not found")
+        return path
+    local = (cwd or Path.cwd()) / CONFIG_NAME
+    if local.is_file():
+        return local
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = xdg / "gemini-live" / "config.toml"
+    return user if user.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(str(path), "", f"cannot read: {e.strerror}") from None
+
+
+def read_mcp_json(path: Path) -> dict[str, dict[str, Any]]:
+    """Claude Desktop / Cursor `mcpServers` JSON, or VS Code's `servers` with `type`, as tables."""
+    source = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, "", "MCP config file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(source, "", f"not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "", "expected a JSON object with `mcpServers` or `servers`")
+    key = "mcpServers" if "mcpServers" in data else "servers" if "servers" in data else None
+    if key is None:
+        raise ConfigError(source, "mcpServers", "missing (expected `mcpServers` or `servers`)")
+    servers = data[key]
+    if not isinstance(servers, dict):
+        raise ConfigError(source, key, "expected an object of servers by name")
+    tables: dict[str, dict[str, Any]] = {}
+    for name, entry in servers.items():
+        where = f"{key}.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(source, where, "expected an object")
+        table = dict(entry)
+        kind = table.pop("type", None)
+        # Claude Desktop marks disabled servers with `disabled`; VS Code puts inputs in envFile.
+        if "disabled" in table:
+            table["enabled"] = not table.pop("disabled")
+        if kind in ("http", "streamable-http", "streamableHttp"):
+            table.setdefault("transport", "streamable-http")
+        elif kind == "sse":
+            table["transport"] = "sse"
+        elif kind not in (None, "stdio"):
+            raise ConfigError(source, f"{where}.type", f"unknown server type {kind!r}")
+        if "serverUrl" in table and "url" not in table:
+            table["url"] = table.pop("serverUrl")
+        tables[name] = table
+    return tables
+
+
+def _validation_error(source: str, err: ValidationError) -> ConfigError:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first.get("input") is not None and first["type"] not in ("value_error",):
+        msg = f"{msg} (got {first['input']!r})"
+    return ConfigError(source, key, msg.removeprefix("Value error, "))
+
+
+def _server_tables(raw: Any, source: str, key: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, key, "expected a table of servers by name")
+    out = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(source, f"{key}.{name}", "expected a table")
+        out[name] = {**table, "name": name}
+    return out
+
+
+def _validate_servers(tables: dict[str, dict[str, Any]], source: str, key: str) -> dict[str, McpServerConfig]:
+    servers = {}
+    for name, table in tables.items():
+        try:
+            servers[name] = McpServerConfig.model_validate(table)
+        except ValidationError as e:
+            err = _validation_error(source, e)
+            raise ConfigError(source, f"{key}.{name}" + (f".{err.key}" if err.key else ""), err.message) from None
+    return servers
+
+
+def load_config(
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    cwd: Path | None = None,
+) -> Config:
+    """Build the Config from the file (found as documented) and the flags that were given."""
+    overrides = dict(overrides or {})
+    path = find_config_file(config_file, cwd)
+    data: dict[str, Any] = {}
+    source = str(path) if path else "command line"
+    if path is not None:
+        data = expand_vars(read_toml(path), source)
+    servers = _validate_servers(_server_tables(data.pop("mcp_servers", {}), source, "mcp_servers"), source, "mcp_servers")
+
+    mcp_config = overrides.get("mcp_config") or data.get("mcp_config")
+    if isinstance(mcp_config, str):
+        mcp_path = Path(mcp_config).expanduser()
+        if path is not None and not mcp_path.is_absolute() and "mcp_config" not in overrides:
+            mcp_path = path.parent / mcp_path  # relative to the TOML file that names it
+        tables = expand_vars(read_mcp_json(mcp_path), str(mcp_path))
+        tables = {n: {**t, "name": n} for n, t in tables.items()}
+        key = "mcpServers"
+        for name, server in _validate_servers(tables, str(mcp_path), key).items():
+            servers.setdefault(name, server)  # the TOML table of the same name wins
+
+    merged = {**data, **overrides, "mcp_servers": servers}
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as e:
+        err = _validation_error(source, e)
+        if err.key.split(".")[0] in overrides:
+            err = ConfigError("command line", "--" + err.key.split(".")[0].replace("_", "-"), err.message)
+        raise err from None
