@@ -8,6 +8,7 @@ it, when the session ends, or (headless) when every input is closed and the mode
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from google import genai
 from agent.config import Config
 from agent.console import Console, read_lines
 from agent.conversation import Conversation
-from agent.errors import UserError
+from agent.errors import SessionError, UserError
 from agent.live_config import build_live_config
 from agent.record import Recorder
 from agent.session import LiveSession
@@ -150,9 +151,10 @@ def unwrap(group: BaseExceptionGroup) -> BaseException:
             leaves.append(e)
 
     walk(group)
-    for kind in (KeyboardInterrupt, UserError):
+    for kind in (KeyboardInterrupt, UserError, SessionError):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf
-    non_cancel = [e for e in leaves if not isinstance(e, anyio.get_cancelled_exc_class())]
+    # Called outside the event loop, so the cancellation class is named, not asked for.
+    non_cancel = [e for e in leaves if not isinstance(e, asyncio.CancelledError)]
     return (non_cancel or leaves)[0]

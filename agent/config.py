@@ -135,8 +135,19 @@ class Config(_Strict):
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 
-def expand_vars(value: Any, source: str, key: str = "") -> Any:
+def builtin_vars(config_path: Path | None) -> dict[str, str]:
+    """Variables every config can use even when the environment does not set them."""
+    import sys
+
+    values = {"GEMINI_LIVE_PYTHON": sys.executable}
+    if config_path is not None:
+        values["CONFIG_DIR"] = str(config_path.resolve().parent)
+    return values
+
+
+def expand_vars(value: Any, source: str, key: str = "", builtins: dict[str, str] | None = None) -> Any:
     """Expand ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`."""
+    builtins = builtins or {}
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
@@ -145,15 +156,17 @@ def expand_vars(value: Any, source: str, key: str = "") -> Any:
             name, default = m.group(1), m.group(2)
             if name in os.environ and (os.environ[name] or default is None):
                 return os.environ[name]
+            if name in builtins:
+                return builtins[name]
             if default is not None:
                 return default
             raise ConfigError(source, key, f"environment variable ${{{name}}} is not set")
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: expand_vars(v, source, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: expand_vars(v, source, f"{key}.{k}" if key else str(k), builtins) for k, v in value.items()}
     if isinstance(value, list):
-        return [expand_vars(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [expand_vars(v, source, f"{key}[{i}]", builtins) for i, v in enumerate(value)]
     return value
 
 
@@ -269,7 +282,13 @@ def load_config(
     data: dict[str, Any] = {}
     source = str(path) if path else "command line"
     if path is not None:
-        data = expand_vars(read_toml(path), source)
+        data = expand_vars(read_toml(path), source, builtins=builtin_vars(path))
+        if isinstance(data.get("import_functions"), list):
+            # Module paths in a config file are relative to that file, like mcp_config.
+            data["import_functions"] = [
+                str(path.parent / p) if isinstance(p, str) and not Path(p).expanduser().is_absolute() else p
+                for p in data["import_functions"]
+            ]
     servers = _validate_servers(_server_tables(data.pop("mcp_servers", {}), source, "mcp_servers"), source, "mcp_servers")
 
     mcp_config = overrides.get("mcp_config") or data.get("mcp_config")
@@ -277,7 +296,7 @@ def load_config(
         mcp_path = Path(mcp_config).expanduser()
         if path is not None and not mcp_path.is_absolute() and "mcp_config" not in overrides:
             mcp_path = path.parent / mcp_path  # relative to the TOML file that names it
-        tables = expand_vars(read_mcp_json(mcp_path), str(mcp_path))
+        tables = expand_vars(read_mcp_json(mcp_path), str(mcp_path), builtins=builtin_vars(mcp_path))
         tables = {n: {**t, "name": n} for n, t in tables.items()}
         key = "mcpServers"
         for name, server in _validate_servers(tables, str(mcp_path), key).items():

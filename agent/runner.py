@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,8 @@ def load(config_file: str | None, overrides: dict[str, Any]) -> Config:
     extra = overrides.pop("import_functions", None)
     config = load_config(config_file, overrides)
     if extra:
-        merged = list(dict.fromkeys([*config.import_functions, *extra]))
+        paths = [*config.import_functions, *(str(Path(p).expanduser().resolve()) for p in extra)]
+        merged = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
         config = config.model_copy(update={"import_functions": merged})
     return config
 

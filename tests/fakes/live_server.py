@@ -120,6 +120,7 @@ class FakeConnection:
         self._inbox: asyncio.Queue[ClientMessage | None] = asyncio.Queue()
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.accepted_at = 0.0  # monotonic time setupComplete was sent
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -341,6 +342,7 @@ class FakeLiveServer:
             return
         body = {"sessionId": self.session_id} if self.session_id else {}
         await conn.send({"setupComplete": body})
+        conn.accepted_at = time.monotonic()
         pump = asyncio.create_task(conn._pump())
         try:
             await self.scenario(conn)
