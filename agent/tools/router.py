@@ -1,0 +1,208 @@
+"""Routes the model's function calls to tool backends and sends exactly one answer per call id.
+
+Every call runs in its own task and cancel scope, so the receive loop never waits on a tool;
+a toolCallCancellation cancels that scope and the call gets no answer. Answers go out through
+one sender task that batches whatever is ready, so a slow `respond` delays neither the tools
+nor the answers behind it more than one send.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+
+from ..events import FunctionCall, FunctionResult
+from .catalog import Catalog, ToolEntry
+from .validation import ArgumentValidator
+
+logger = logging.getLogger(__name__)
+
+OK, ERROR, TIMEOUT, CANCELLED = "ok", "error", "timeout", "cancelled"
+_REMEMBERED_IDS = 10_000  # answered ids kept to drop re-deliveries; old ones age out
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """How one call ended, for the console, logs and metrics."""
+
+    call: FunctionCall
+    entry: ToolEntry | None
+    outcome: str  # "ok" | "error" | "timeout" | "cancelled"
+    duration: float  # seconds
+    response: dict[str, Any] | None  # None when cancelled (nothing is sent)
+
+
+class RouterObserver(Protocol):
+    """Optional listener; its exceptions are logged and ignored."""
+
+    def call_started(self, call: FunctionCall, entry: ToolEntry | None) -> None: ...
+
+    def call_finished(self, report: CallReport) -> None: ...
+
+
+Respond = Callable[[list[FunctionResult]], Awaitable[None]]
+
+
+class Router:
+    """Runs function calls concurrently and answers each id exactly once."""
+
+    def __init__(self, catalog: Catalog, *, respond: Respond, observer: RouterObserver | None = None) -> None:
+        self._catalog = catalog
+        self._respond = respond
+        self._observer = observer
+        self._validator = ArgumentValidator()
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._scopes: dict[str, anyio.CancelScope] = {}  # in flight
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._send: anyio.abc.ObjectSendStream[FunctionResult] | None = None  # set by run()
+        self._pending = 0  # results queued or being sent
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        """True while a call runs or an answer has not been handed to `respond` yet."""
+        return bool(self._scopes) or self._pending > 0
+
+    async def idle(self) -> None:
+        """Wait until every call submitted so far is answered (or cancelled)."""
+        while self.busy:
+            await self._idle.wait()
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Own the calls' task group until cancelled; cancelling it cancels every call."""
+        send, ready = anyio.create_memory_object_stream[FunctionResult](math.inf)
+        async with send, anyio.create_task_group() as tg:
+            tg.start_soon(self._sender, ready)
+            self._send, self._tg = send, tg
+            try:
+                task_status.started()
+                await anyio.sleep_forever()
+            finally:
+                self._tg = None
+                tg.cancel_scope.cancel()
+
+    def submit(self, calls: list[FunctionCall]) -> None:
+        """Start every call of a toolCall; never blocks. A repeated id is ignored."""
+        if self._tg is None:
+            raise RuntimeError("Router.submit() before Router.run() started")
+        for call in calls:
+            if call.id in self._seen:
+                logger.warning("function call %s (%s) delivered again; not run twice", call.id, call.name)
+                continue
+            self._remember(call.id)
+            scope = anyio.CancelScope()
+            self._scopes[call.id] = scope
+            self._set_busy()
+            self._tg.start_soon(self._run_call, call, scope, name=f"tool call {call.id}")
+
+    def cancel(self, ids: list[str]) -> None:
+        """toolCallCancellation: cancel those calls; they get no answer."""
+        for call_id in ids:
+            scope = self._scopes.get(call_id)
+            if scope is None:
+                logger.debug("cancellation for %s: not in flight", call_id)
+                continue
+            scope.cancel()
+
+    # ---- internals ----------------------------------------------------------------------
+
+    async def _run_call(self, call: FunctionCall, scope: anyio.CancelScope) -> None:
+        entry = self._catalog.get(call.name)
+        self._notify("call_started", call, entry)
+        started = time.perf_counter()
+        response: dict[str, Any] | None = None
+        outcome = CANCELLED
+        try:
+            with scope:
+                response, outcome = await self._execute(call, entry)
+        except Exception as exc:  # loop top: a bug here must still answer the call
+            logger.exception("routing %s (%s) failed", call.id, call.name)
+            response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
+        finally:
+            self._scopes.pop(call.id, None)
+            if response is not None and not scope.cancel_called and self._send is not None:
+                self._pending += 1
+                self._send.send_nowait(FunctionResult(call.id, call.name, response))
+            else:
+                response, outcome = None, CANCELLED
+            report = CallReport(call, entry, outcome, time.perf_counter() - started, response)
+            self._notify("call_finished", report)
+            self._check_idle()
+
+    async def _execute(self, call: FunctionCall, entry: ToolEntry | None) -> tuple[dict[str, Any], str]:
+        if entry is None:
+            known = ", ".join(self._catalog.names[:8]) or "none"
+            return {"error": f"unknown function {call.name!r}; known functions include: {known}"}, ERROR
+        args = entry.schema.restore_args(call.args if isinstance(call.args, dict) else {})
+        violations = self._validator.violations(entry.tool.input_schema, args)
+        if violations:
+            return {"error": "invalid arguments: " + "; ".join(violations)}, ERROR
+        timeout = entry.timeout if entry.timeout and entry.timeout > 0 else math.inf
+        try:
+            with anyio.move_on_after(timeout) as deadline:
+                result = await entry.backend.call(entry.name, args)
+        except Exception as exc:  # the backend should return {"error"}; this one raised
+            logger.warning("tool %s/%s raised", entry.source, entry.name, exc_info=True)
+            return {"error": f"{type(exc).__name__}: {exc}"}, ERROR
+        if deadline.cancel_called:  # also when the backend swallowed the cancellation
+            return {"error": f"{call.name} timed out after {entry.timeout:g} s"}, TIMEOUT
+        return _normalise(result)
+
+    async def _sender(self, ready: anyio.abc.ObjectReceiveStream[FunctionResult]) -> None:
+        async with ready:
+            async for first in ready:
+                batch = [first]
+                while True:  # whatever else finished meanwhile goes in the same message
+                    try:
+                        batch.append(ready.receive_nowait())  # type: ignore[attr-defined]
+                    except anyio.WouldBlock:
+                        break
+                try:
+                    await self._respond(batch)
+                except Exception:  # loop top: a failed send must not end the router
+                    logger.exception("sending %d tool response(s) failed", len(batch))
+                finally:
+                    self._pending -= len(batch)
+                    self._check_idle()
+
+    def _remember(self, call_id: str) -> None:
+        self._seen.add(call_id)
+        self._seen_order.append(call_id)
+        if len(self._seen_order) > _REMEMBERED_IDS:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _set_busy(self) -> None:
+        if self._idle.is_set():
+            self._idle = anyio.Event()
+
+    def _check_idle(self) -> None:
+        if not self.busy:
+            self._idle.set()
+
+    def _notify(self, method: str, *args: Any) -> None:
+        if self._observer is None:
+            return
+        try:
+            getattr(self._observer, method)(*args)
+        except Exception:  # an observer must never break routing
+            logger.exception("router observer %s failed", method)
+
+
+def _normalise(result: Any) -> tuple[dict[str, Any], str]:
+    """The backend's answer in the API's convention: {"output": ...} or {"error": "..."}."""
+    if isinstance(result, dict) and "error" in result:
+        error = result["error"]
+        return {"error": error if isinstance(error, str) else str(error)}, ERROR
+    if isinstance(result, dict) and "output" in result:
+        return result, OK
+    return {"output": result}, OK
