@@ -1,0 +1,172 @@
+"""Turn raw MCP results (wire dicts) into what the router sends back: {"output": ...} or {"error": ...}.
+
+Works on the raw JSON-RPC result rather than mcp's pydantic models, so a server whose result
+is slightly off-spec still gets its answer through. Binary content is summarised, never passed
+on as base64; long text is trimmed with a note saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from agent.tools.base import DiscoveredTool
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 32_000  # per result; a Live tool response is context the model has to read
+MAX_CONTENT_SUMMARIES = 50  # non-text content blocks described per result
+
+
+def trim(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Cut `text` to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[truncated: the result had {len(text):,} characters; only the first {limit:,} are shown]"
+
+
+def base64_size(data: Any) -> int | None:
+    """Decoded size in bytes of a base64 string, without decoding it."""
+    if not isinstance(data, str):
+        return None
+    body = "".join(data.split())
+    return len(body) * 3 // 4 - (len(body) - len(body.rstrip("=")))
+
+
+def _summary(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def summarise_block(block: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """One content block -> (text to show, summary of something that is not text)."""
+    if not isinstance(block, dict):
+        return None, _summary("unknown", value=trim(str(block), 200))
+    kind = block.get("type")
+    if kind == "text":
+        text = block.get("text")
+        return (text if isinstance(text, str) else str(text)), None
+    if kind in ("image", "audio"):
+        return None, _summary(kind, mimeType=block.get("mimeType"), bytes=base64_size(block.get("data")))
+    if kind == "resource":
+        res = block.get("resource") if isinstance(block.get("resource"), dict) else {}
+        uri, mime = res.get("uri"), res.get("mimeType")
+        if isinstance(res.get("text"), str):
+            return None, _summary("resource", uri=uri, mimeType=mime, text=res["text"])
+        return None, _summary("resource", uri=uri, mimeType=mime, bytes=base64_size(res.get("blob")))
+    if kind == "resource_link":
+        return None, _summary(
+            "resource_link",
+            uri=block.get("uri"),
+            name=block.get("name"),
+            mimeType=block.get("mimeType"),
+            description=block.get("description"),
+            bytes=block.get("size"),
+        )
+    return None, _summary(str(kind), keys=sorted(block)[:10])
+
+
+def _fits(value: Any, limit: int) -> tuple[bool, str]:
+    try:
+        dumped = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        dumped = str(value)
+    return len(dumped) <= limit, dumped
+
+
+def _same_as_text(structured: Any, text: str) -> bool:
+    """Whether `text` says nothing the structured content does not (its JSON, or a wrapped scalar)."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = text
+    if parsed == structured:
+        return True
+    # MCPServer wraps a non-object return value as {"result": value}
+    if isinstance(structured, dict) and len(structured) == 1:
+        (value,) = structured.values()
+        return parsed == value or text == str(value)
+    return False
+
+
+def format_call_result(raw: Any) -> dict[str, Any]:
+    """A raw `tools/call` result -> {"output": ...} or {"error": "..."}."""
+    if not isinstance(raw, dict):
+        return {"error": f"the MCP server sent a malformed tools/call result: {trim(repr(raw), 300)}"}
+    content = raw.get("content")
+    blocks = content if isinstance(content, list) else []
+    texts: list[str] = []
+    others: list[dict[str, Any]] = []
+    for block in blocks:
+        text, other = summarise_block(block)
+        if text is not None:
+            texts.append(text)
+        if other is not None:
+            others.append(other)
+    text = "\n".join(texts)
+
+    if raw.get("isError") is True:
+        detail = text or "; ".join(json.dumps(o) for o in others)
+        return {"error": trim(detail) or "the tool reported an error without a message"}
+
+    structured = raw.get("structuredContent")
+    budget = MAX_TEXT_CHARS
+    parts: dict[str, Any] = {}
+    if structured is not None:
+        fits, dumped = _fits(structured, budget)
+        if text and _same_as_text(structured, text):
+            # the text only repeats the structured content (MCPServer sends both): keep one
+            if not fits:
+                structured, fits = None, True  # the plain text trims more readably than JSON
+            else:
+                text = ""
+        if structured is not None:
+            parts["structuredContent"] = structured if fits else trim(dumped, budget)
+            budget = max(budget - len(dumped), 1_000)
+    if text:
+        parts["text"] = trim(text, budget)
+        budget -= len(parts["text"])
+    for other in others:  # embedded text resources share what is left
+        if isinstance(other.get("text"), str):
+            other["text"] = trim(other["text"], max(budget, 200))
+            budget -= len(other["text"])
+    if len(others) > MAX_CONTENT_SUMMARIES:
+        left_out = len(others) - MAX_CONTENT_SUMMARIES
+        others = [*others[:MAX_CONTENT_SUMMARIES], {"type": "note", "text": f"{left_out} more content blocks left out"}]
+    if others:
+        parts["content"] = others
+
+    if not parts:
+        return {"output": ""}
+    if list(parts) == ["text"]:
+        return {"output": parts["text"]}
+    if list(parts) == ["structuredContent"]:
+        return {"output": parts["structuredContent"]}
+    return {"output": parts}
+
+
+def tools_from_raw(source: str, raw_tools: Any) -> list[DiscoveredTool]:
+    """Raw `tools/list` entries -> DiscoveredTool, skipping (and logging) only entries with no name."""
+    tools = []
+    for entry in raw_tools if isinstance(raw_tools, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            logger.warning("MCP server %s listed a tool without a name: %.200r", source, entry)
+            continue
+        schema = entry.get("inputSchema")
+        if not isinstance(schema, dict):
+            schema = {}
+        # Passed on as sent, even {"$schema": ...} alone (zod 4): the schema compiler decides.
+        annotations = entry.get("annotations")
+        description = entry.get("description")
+        if not isinstance(description, str):
+            description = entry.get("title") if isinstance(entry.get("title"), str) else ""
+        tools.append(
+            DiscoveredTool(
+                source=source,
+                name=entry["name"],
+                description=description or "",
+                input_schema=schema,
+                annotations=annotations if isinstance(annotations, dict) else None,
+            )
+        )
+    return tools

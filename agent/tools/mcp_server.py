@@ -1,0 +1,335 @@
+"""One MCP server as a tool backend: one task owns its transport and session.
+
+Each `McpServer.run` opens the transport and a `ClientSession` inside that one task (anyio's
+cancel-scope rule), runs the 2024-11 .. 2025-11 `initialize` handshake, lists tools and then
+serves until cancelled. `tools/list` and `tools/call` go through the session's JSON-RPC
+dispatcher as raw requests: mcp 2.3 validates typed results against the negotiated protocol
+version, and one off-spec tool (an inputSchema without `type`, as zod 4 servers send) would
+otherwise cost the whole server.
+
+A server whose connection drops (a stdio process that died) answers in-flight calls at once with
+an error and is restarted on its next use, after a backoff; after MAX_RESTARTS restarts in a row
+without a successful call it is marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+import mcp_types as types
+from mcp import ClientSession
+from mcp.client._transport import TransportStreams
+from mcp.shared.exceptions import MCPError
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND
+from pydantic import ValidationError
+
+from agent.config import McpServerConfig
+from agent.tools.base import DiscoveredTool
+from agent.tools.mcp_results import format_call_result, tools_from_raw
+from agent.tools.mcp_stdio import ServerProcess, stdio_transport
+from agent.tools.mcp_transports import WatchedReadStream, open_remote
+
+logger = logging.getLogger(__name__)
+
+CLIENT_INFO = types.Implementation(name="gemini-live", version="0.1.0")
+BACKOFF_START = 0.5  # seconds before the first restart; doubles per restart in a row
+BACKOFF_MAX = 8.0
+MAX_RESTARTS = 5  # restarts in a row without a successful call before giving up
+MAX_TOOL_PAGES = 100  # tools/list pages followed before assuming the cursor loops
+STDERR_LINES_IN_ERRORS = 10
+WITHHELD_ENV = frozenset({"GOOGLE_API_KEY", "GEMINI_API_KEY"})  # not handed to every MCP server
+
+ServerState = Literal["idle", "starting", "ready", "crashed", "restarting", "failed", "stopped"]
+TransportFactory = Callable[[], AbstractAsyncContextManager[TransportStreams]]
+
+
+class _StartFailed(Exception):
+    """Internal: one connection attempt failed before the server was ready."""
+
+
+@dataclass
+class _Connection:
+    dispatcher: JSONRPCDispatcher[Any]
+    session: ClientSession
+    lost: anyio.Event
+    process: ServerProcess | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        return await self.dispatcher.send_raw_request(method, params, {"headers": self.headers})
+
+
+class McpServer:
+    """One configured MCP server: a ToolBackend whose `run` task owns the connection."""
+
+    def __init__(
+        self,
+        cfg: McpServerConfig,
+        *,
+        transport: TransportFactory | None = None,
+        backoff: float = BACKOFF_START,
+        max_restarts: int = MAX_RESTARTS,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.tools: list[DiscoveredTool] = []
+        self.error: str | None = None  # why it failed to start (or gave up restarting)
+        self.state: ServerState = "idle"
+        self.server_info: types.Implementation | None = None
+        self.protocol_version: str | None = None
+        self.processes: list[ServerProcess] = []  # every process spawned for it, oldest first
+        self._transport = transport
+        self._backoff = backoff
+        self._max_restarts = max_restarts
+        self._conn: _Connection | None = None
+        self._changed = anyio.Event()
+        self._started = anyio.Event()
+        self._restart_wanted = anyio.Event()
+        self._restarts = 0
+        self._lost_at = 0.0
+        self._last_process: ServerProcess | None = None
+
+    # ---- the owning task ------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start, report started (up or failed), serve until cancelled; restart after a crash."""
+
+        def on_first_ready() -> None:
+            self._started.set()
+            task_status.started()
+
+        try:
+            self._set_state("starting")
+            try:
+                await self._connect_and_serve(on_first_ready, list_tools=True)
+            except _StartFailed as e:
+                self.error = str(e)
+                self._set_state("failed")
+                self._started.set()
+                task_status.started()
+                return
+            while await self._restart_when_wanted():
+                pass
+        finally:
+            if self.state != "failed":
+                self._set_state("stopped")
+            self._started.set()
+
+    async def _restart_when_wanted(self) -> bool:
+        """After a lost connection: wait for a caller, back off, reconnect. False: gave up."""
+        self._set_state("crashed")
+        self._restart_wanted = anyio.Event()
+        await self._restart_wanted.wait()
+        self._set_state("restarting")
+        while True:
+            if self._restarts >= self._max_restarts:
+                self.error = f"stopped {self._max_restarts} times in a row; not restarting it again{self._stderr_note()}"
+                logger.error("MCP server %s %s", self.name, self.error)
+                self._set_state("failed")
+                return False
+            delay = min(self._backoff * 2**self._restarts, BACKOFF_MAX)
+            await anyio.sleep(max(0.0, self._lost_at + delay - anyio.current_time()))
+            self._restarts += 1
+            logger.info("restarting MCP server %s (attempt %d)", self.name, self._restarts)
+            try:
+                await self._connect_and_serve(lambda: None, list_tools=False)
+                return True
+            except _StartFailed as e:
+                logger.warning("MCP server %s failed to restart: %s", self.name, e)
+                self._lost_at = anyio.current_time()
+
+    async def _connect_and_serve(self, on_ready: Callable[[], None], *, list_tools: bool) -> None:
+        """One connection: open, handshake, (list tools), serve until it is lost."""
+        lost = anyio.Event()
+        ready = False
+        self._last_process = None
+        startup = anyio.CancelScope(deadline=anyio.current_time() + self.cfg.startup_timeout)
+        try:
+            with startup:
+                async with self._open_transport() as ((read, write), process):
+                    self._last_process = process
+                    dispatcher = JSONRPCDispatcher(WatchedReadStream(read, lost), write)
+                    async with ClientSession(
+                        dispatcher=dispatcher,
+                        client_info=CLIENT_INFO,
+                        logging_callback=self._on_log,
+                        message_handler=self._on_message,
+                    ) as session:
+                        init = await session.initialize()
+                        conn = _Connection(dispatcher, session, lost, process)
+                        if init.protocol_version:
+                            conn.headers = {"mcp-protocol-version": init.protocol_version}
+                        if list_tools:
+                            self.tools = await self._list_tools(conn)
+                        startup.deadline = math.inf
+                        self.server_info, self.protocol_version = init.server_info, init.protocol_version
+                        self._conn, ready = conn, True
+                        self._set_state("ready")
+                        logger.info("MCP server %s ready: %d tools", self.name, len(self.tools))
+                        on_ready()
+                        await lost.wait()
+        except Exception as e:  # noqa: BLE001 - any failure to connect is reported as data
+            if not ready:
+                raise _StartFailed(self._describe_failure(_leaf(e))) from None
+            logger.warning("MCP server %s connection ended: %s", self.name, _leaf(e))
+        finally:
+            self._conn = None
+            if ready:
+                self._lost_at = anyio.current_time()
+        if ready:
+            logger.warning("MCP server %s closed the connection%s", self.name, self._exit_note())
+            return
+        if startup.cancelled_caught:
+            raise _StartFailed(f"did not start within {self.cfg.startup_timeout:g} s{self._stderr_note()}")
+        raise _StartFailed(f"closed the connection during start-up{self._exit_note()}{self._stderr_note()}")
+
+    @asynccontextmanager
+    async def _open_transport(self) -> AsyncIterator[tuple[TransportStreams, ServerProcess | None]]:
+        if self._transport is not None:
+            async with self._transport() as streams:
+                yield streams, None
+            return
+        cfg = self.cfg
+        if cfg.kind == "stdio" and sys.platform != "win32":
+            assert cfg.command is not None
+            cwd = os.path.expanduser(cfg.cwd) if cfg.cwd else None
+            env = server_environment(cfg.env)
+            async with stdio_transport(cfg.command, cfg.args, env=env, cwd=cwd, label=self.name) as (streams, proc):
+                self.processes.append(proc)
+                yield streams, proc
+            return
+        async with open_remote(cfg) as streams:
+            yield streams, None
+
+    async def _list_tools(self, conn: _Connection) -> list[DiscoveredTool]:
+        raw_tools: list[Any] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_TOOL_PAGES):
+            try:
+                result = await conn.request("tools/list", {"cursor": cursor} if cursor else None)
+            except MCPError as e:
+                if e.code == METHOD_NOT_FOUND and not raw_tools:
+                    return []  # a server with no tools capability
+                raise
+            page = result.get("tools")
+            raw_tools.extend(page if isinstance(page, list) else [])
+            next_cursor = result.get("nextCursor")
+            if not isinstance(next_cursor, str) or not next_cursor or next_cursor in seen:
+                break
+            seen.add(next_cursor)
+            cursor = next_cursor
+        return tools_from_raw(self.name, raw_tools)
+
+    # ---- ToolBackend ----------------------------------------------------------------------
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Run `tool` on the server: {"output": ...} or {"error": ...}; raises only when cancelled."""
+        conn = await self._connection_for_call()
+        if isinstance(conn, str):
+            return {"error": conn}
+        try:
+            raw = await conn.request("tools/call", {"name": tool, "arguments": arguments or {}})
+        except MCPError as e:
+            if e.code == CONNECTION_CLOSED or conn.lost.is_set():
+                with anyio.move_on_after(1.0):  # let the owning task reap the process, for its exit code
+                    while self.state == "ready":
+                        await self._changed.wait()
+                return {"error": f"MCP server {self.name!r} stopped while running {tool!r}{self._exit_note()}; "
+                        "it will be restarted on the next call"}
+            detail = f" ({e.data})" if e.data not in (None, "", {}) else ""
+            return {"error": f"MCP server {self.name!r} returned error {e.code}: {e.message}{detail}"}
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as e:
+            return {"error": f"MCP server {self.name!r} connection failed: {e!r}"}
+        except Exception as e:  # noqa: BLE001 - transports raise many kinds; a failed call is data
+            logger.exception("tools/call %s on MCP server %s failed", tool, self.name)
+            return {"error": f"calling {tool!r} on MCP server {self.name!r} failed: {type(e).__name__}: {e}"}
+        self._restarts = 0  # the server answered: it works
+        return format_call_result(raw)
+
+    async def _connection_for_call(self) -> _Connection | str:
+        while True:
+            if self.state == "ready" and self._conn is not None and not self._conn.lost.is_set():
+                return self._conn
+            if self.state == "failed":
+                return f"MCP server {self.name!r} is unavailable: {self.error}"
+            if self.state in ("idle", "stopped"):
+                return f"MCP server {self.name!r} is not running"
+            if self.state == "crashed":
+                self._restart_wanted.set()
+            await self._changed.wait()
+
+    async def wait_started(self) -> None:
+        """Return once the first start-up has finished, either way."""
+        await self._started.wait()
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _set_state(self, state: ServerState) -> None:
+        self.state = state
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+
+    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        logger.debug("[%s log %s] %s", self.name, params.level, params.data)
+
+    async def _on_message(self, message: Any) -> None:
+        if isinstance(message, Exception):
+            logger.debug("MCP server %s transport error: %r", self.name, message)
+        else:
+            logger.debug("MCP server %s notification: %s", self.name, type(message).__name__)
+
+    def _exit_note(self) -> str:
+        proc = self._last_process
+        if proc is None or proc.returncode is None:
+            return ""
+        return f" (the process exited with code {proc.returncode})"
+
+    def _stderr_note(self) -> str:
+        proc = self._last_process
+        if proc is None or not proc.stderr_tail:
+            return ""
+        tail = list(proc.stderr_tail)[-STDERR_LINES_IN_ERRORS:]
+        return "; last stderr lines:\n  " + "\n  ".join(tail)
+
+    def _describe_failure(self, e: BaseException) -> str:
+        cfg = self.cfg
+        if isinstance(e, FileNotFoundError) and cfg.kind == "stdio":
+            return f"cannot run {cfg.command!r}: command not found (is it installed and on PATH?)"
+        if isinstance(e, PermissionError) and cfg.kind == "stdio":
+            return f"cannot run {cfg.command!r}: permission denied"
+        if isinstance(e, MCPError) and e.code == CONNECTION_CLOSED:
+            return f"closed the connection during start-up{self._exit_note()}{self._stderr_note()}"
+        if isinstance(e, MCPError):
+            return f"start-up request failed with error {e.code}: {e.message}{self._stderr_note()}"
+        if isinstance(e, ValidationError):
+            return f"sent an invalid initialize result: {e.errors()[0].get('msg')}{self._stderr_note()}"
+        if cfg.kind != "stdio" and self._transport is None:
+            return f"cannot reach {cfg.url}: {type(e).__name__}: {e}"
+        return f"{type(e).__name__}: {e}{self._exit_note()}{self._stderr_note()}"
+
+
+def server_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The parent's environment (PATH, HOME, proxies ...) without our Gemini credentials, plus `extra`.
+
+    A server that needs one of those keys gets it by naming it in its `env` table.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+    return {**env, **extra}
+
+
+def _leaf(e: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups from task groups."""
+    while isinstance(e, BaseExceptionGroup) and e.exceptions:
+        e = next((x for x in e.exceptions if not isinstance(x, anyio.get_cancelled_exc_class())), e.exceptions[0])
+    return e
