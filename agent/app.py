@@ -1,9 +1,10 @@
 """Composition root: one anyio task group owns every component of a running agent.
 
-Start-up order: tools (their declarations go into the setup message), the Live session
-(started once setupComplete arrives), then the inputs (stdin, initial message, mic or WAV
-file, screen) and outputs (speaker, WAV recorder). The agent ends when the user interrupts
-it, when the session ends, or (headless) when every input is closed and the model is done.
+Start-up order: checks that need no network (config, devices, display, WAV file, credentials),
+the tools (their declarations go into the setup message), the router, the speaker, the Live
+session (started once setupComplete arrives), then the inputs: stdin, the initial message, the
+mic or a WAV file, the screen. The agent ends when the user interrupts it, when the session
+ends, or, headless, when every input is closed and the model has finished its turn.
 """
 
 from __future__ import annotations
@@ -12,22 +13,30 @@ import asyncio
 import logging
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 from google import genai
 
 from agent.config import Config
-from agent.console import Console, read_lines
+from agent.console import Console
 from agent.conversation import Conversation
 from agent.errors import SessionError, UserError
+from agent.events import AudioChunk, AudioStreamEnd, InputClosed, VideoFrame
+from agent.inputs import TextInputs
 from agent.live_config import build_live_config
+from agent.metrics import Metrics
 from agent.record import Recorder
 from agent.session import LiveSession
+from agent.state import load_handle, save_handle, state_path
+from agent.status import StatusLine
 
 log = logging.getLogger(__name__)
 
 AUDIO_REPLY_GRACE = 10.0  # seconds to wait for a reply after audio input ends
+DRAIN_LIMIT = 30.0  # at most this long to let the speaker finish before a headless exit
+VOICED_DBFS = -45.0  # a mic block louder than this counts as speech for latency metrics
 
 
 def api_key_from_env() -> str | None:
@@ -53,90 +62,240 @@ class Agent:
 
     def __init__(self, config: Config, *, stdin: TextIO | None = None, console: Console | None = None) -> None:
         self.config = config
-        self.stdin = stdin if stdin is not None else sys.stdin
         self.console = console or Console(verbose=config.verbose)
         self.recorder = Recorder(config.log_file, secrets=[api_key_from_env() or ""])
+        self.metrics = Metrics()
         self.conversation = Conversation(self.console, self.recorder)
-        self._open_inputs: set[str] = set()
-        self._inputs_changed = anyio.Event()
-        self._initial_sent = anyio.Event()
+        self.inputs = TextInputs(config, stdin if stdin is not None else sys.stdin, self.conversation)
         self.session: LiveSession | None = None
+        self.router: Any = None
+        self.speaker: Any = None
+        self.mic: Any = None
+        self.screen: Any = None
+        self.audio_queue: Any = None
+        self.tool_activity: Any = None
 
-    # ---- inputs ----------------------------------------------------------------------
+    # ---- checks before anything connects ---------------------------------------------
 
-    def _input_opened(self, name: str) -> None:
-        self._open_inputs.add(name)
+    def _preflight(self) -> dict[str, Any]:
+        """Everything that can fail on the user's side fails here, before the network."""
+        config = self.config
+        found: dict[str, Any] = {}
+        if config.input_audio:
+            from agent.media.wavfile import read_wav_16k_mono
 
-    def _input_closed(self, name: str) -> None:
-        self._open_inputs.discard(name)
-        self._inputs_changed.set()
-        self._inputs_changed = anyio.Event()
+            found["input_pcm"] = read_wav_16k_mono(config.input_audio)
+        elif config.audio_input:
+            from agent.media.devices import resolve_device
 
-    async def _send_text(self, text: str) -> None:
+            found["input_device"] = resolve_device(config.input_device, "input")
+        if config.play_audio:
+            from agent.media.devices import resolve_device
+
+            found["output_device"] = resolve_device(config.output_device, "output")
+        if config.screen_capture_fps > 0:
+            from agent.media.screen import ScreenCapture
+
+            send, receive = anyio.create_memory_object_stream[VideoFrame](1)
+            self.screen = ScreenCapture(
+                send,
+                fps=config.screen_capture_fps,
+                monitor=config.screen_monitor,
+                region=config.screen_region,
+                max_size=config.screen_max_size,
+                quality=config.screen_quality,
+                skip_unchanged=config.screen_skip_unchanged,
+            )
+            self.screen.check()
+            found["frames"] = receive
+        if config.resume:
+            found["handle"] = load_handle(state_path(config.state_file), config.model)
+        return found
+
+    # ---- senders ---------------------------------------------------------------------
+
+    async def _send_audio(self) -> None:
         assert self.session is not None
-        await self.session.send_text(text, realtime=self.config.uses_realtime_text)
-        self.conversation.user_turn_sent(text)
+        async for item in self.audio_queue:
+            if isinstance(item, AudioChunk):
+                await self.session.send_audio(item)
+                if self.mic is not None and self.mic.level > VOICED_DBFS:
+                    self.metrics.user_speech()
+            elif isinstance(item, AudioStreamEnd):
+                await self.session.send_audio_stream_end()
+                self.conversation.audio_input_ended(AUDIO_REPLY_GRACE)
+                self.metrics.user_speech()
+            elif isinstance(item, InputClosed):
+                self.inputs.close(item.source)
 
-    async def _initial_message(self) -> None:
+    async def _send_video(self, frames: MemoryObjectReceiveStream[VideoFrame]) -> None:
+        assert self.session is not None
+        async with frames:
+            async for frame in frames:
+                await self.session.send_video(frame)
+
+    async def _respond(self, results: list[Any]) -> None:
+        assert self.session is not None
+        await self.session.send_tool_responses(results)
+        self.conversation.tool_responses_sent()
+
+    # ---- notices ---------------------------------------------------------------------
+
+    def _notice(self, kind: str, fields: dict[str, Any]) -> None:
+        self.recorder.event(kind, **fields)
+        if kind == "reconnecting":
+            self.console.info(f"↻ connection lost ({fields['reason']}); reconnecting in {fields['delay']:.1f} s (attempt {fields['attempt']})")
+        elif kind == "resumed":
+            how = "resumed the conversation" if fields["with_handle"] else "reconnected (the conversation's context was not resumable)"
+            self.console.info(f"↻ {how} on a new connection")
+        elif kind == "malformed_message":
+            self.metrics.skipped_messages += 1
+
+    def _save_handle(self, handle: str) -> None:
+        self.recorder.event("resumption_handle")
         try:
-            if self.config.initial_message_delay:
-                await anyio.sleep(self.config.initial_message_delay)
-            await self._send_text(self.config.initial_message or "")
-        finally:
-            self._initial_sent.set()
-            self._input_closed("initial")
+            save_handle(state_path(self.config.state_file), handle, self.config.model)
+        except OSError as e:
+            log.warning("cannot save the session state for --resume: %s", e)
 
-    async def _stdin(self) -> None:
-        send, receive = anyio.create_memory_object_stream[str](16)
-        interactive = self.stdin.isatty()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(read_lines, self.stdin, send)
-            async with receive:
-                async for line in receive:
-                    await self._initial_sent.wait()
-                    if not interactive:
-                        # Piped lines are a script: each waits for the answer to the one before,
-                        # where typed lines go at once (typing over the model interrupts it).
-                        await self.conversation.wait_idle()
-                    await self._send_text(line)
-        self._input_closed("stdin")
-
-    async def _until_inputs_done(self) -> None:
-        """Headless contract: every input closed, then the model's turn (and tools) finished."""
-        while self._open_inputs:
-            await self._inputs_changed.wait()
-        await self.conversation.wait_idle()
+    def _at_turn_boundary(self) -> bool:
+        return not self.conversation.turn_active and not (self.router is not None and self.router.busy)
 
     # ---- run -------------------------------------------------------------------------
 
     async def run(self) -> int:
-        config = self.config
+        found = self._preflight()
         client = make_client()
+        try:
+            async with anyio.create_task_group() as tg:
+                await self._start(tg, client, found)
+                await self.inputs.until_done()
+                await self._drain_speaker()
+                tg.cancel_scope.cancel()
+        finally:
+            self._finish()
+        return 0
+
+    async def _start(self, tg: anyio.abc.TaskGroup, client: genai.Client, found: dict[str, Any]) -> None:
+        config = self.config
+        from agent.tools.router import Router
+        from agent.tools.toolset import ToolActivity, ToolSet
+
+        toolset = ToolSet(config)
+        catalog = await tg.start(toolset.run)
+        for name, why in sorted(toolset.failures.items()):
+            self.console.error(f"MCP server {name} failed to start and is left out: {why}")
+        self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics, on_change=self.conversation.tools_changed)
+        self.router = Router(catalog, respond=self._respond, observer=self.tool_activity)
+        await tg.start(self.router.run)
+        self.conversation.tools = self.router
+        declarations = catalog.function_declarations()
+        video = self.screen is not None
+
+        if config.play_audio:
+            from agent.media.speaker import Speaker
+
+            self.speaker = Speaker(device=found.get("output_device"), block_ms=config.audio_block_ms)
+            await tg.start(self.speaker.run)
+            self.conversation.sinks.append(self.speaker)
+            self.conversation.on_turn_complete.append(self.speaker.end_turn)
+        if config.output_audio:
+            from agent.media.wavfile import WavRecorder
+
+            recorder = WavRecorder(config.output_audio)
+            self.conversation.sinks.append(recorder)
+            tg.start_soon(_close_at_exit, recorder)
+
         self.session = LiveSession(
             client,
             config.model,
-            lambda handle: build_live_config(config, resume_handle=handle),
+            lambda handle: build_live_config(config, declarations, resume_handle=handle, video=video),
             self.conversation.handle,
-            on_setup=self.conversation.record_setup,
+            resumption=config.session_resumption,
+            resume_handle=found.get("handle"),
+            attempts=config.reconnect_attempts,
+            at_turn_boundary=self._at_turn_boundary,
+            on_setup=lambda sid: self.conversation.record_setup(sid, {"tools": len(declarations)}),
+            on_notice=self._notice,
+            on_handle=self._save_handle,
         )
-        self.recorder.event("connect", model=config.model, base_url=self.session.base_url)
-        try:
-            async with anyio.create_task_group() as tg:
-                await tg.start(self.session.run)
-                self._input_opened("stdin")
-                tg.start_soon(self._stdin)
-                if config.initial_message:
-                    self._input_opened("initial")
-                    tg.start_soon(self._initial_message)
-                else:
-                    self._initial_sent.set()
-                await self._until_inputs_done()
-                tg.cancel_scope.cancel()
-        finally:
-            self.console.close()
-            self.recorder.event("exit")
-            self.recorder.close()
-        return 0
+        self.recorder.event("connect", model=config.model, base_url=self.session.base_url, tools=len(declarations))
+        await tg.start(self.session.run)
+        self.inputs.session = self.session
+
+        self.inputs.start(tg)
+        await self._start_audio_input(tg, found)
+        if "frames" in found:
+            tg.start_soon(self._send_video, found["frames"])
+            await tg.start(self.screen.run)
+        if self.console.status_enabled:
+            status = StatusLine(self)
+            tg.start_soon(status.run)
+
+    async def _start_audio_input(self, tg: anyio.abc.TaskGroup, found: dict[str, Any]) -> None:
+        config = self.config
+        if not (config.input_audio or config.audio_input):
+            return
+        from agent.media.buffers import AudioQueue
+
+        self.audio_queue = AudioQueue(maxsize=max(10, 1000 // config.audio_block_ms))  # about 1 s
+        tg.start_soon(self._send_audio)
+        if config.input_audio:
+            from agent.media.wavfile import stream_pcm
+
+            self.inputs.open("input-audio")
+
+            async def stream_file() -> None:
+                await stream_pcm(found["input_pcm"], self.audio_queue, block_ms=config.audio_block_ms)
+                await self.audio_queue.put(AudioStreamEnd())
+                await self.audio_queue.put(InputClosed("input-audio"))
+
+            tg.start_soon(stream_file)
+        else:
+            from agent.media.mic import Mic
+
+            speaker = self.speaker
+            muted = (lambda: speaker.playing) if (config.half_duplex and speaker is not None) else None
+            self.mic = Mic(self.audio_queue, device=found.get("input_device"), block_ms=config.audio_block_ms, muted=muted)
+            self.inputs.open("mic")  # a live mic never closes: the agent runs until Ctrl-C
+            await tg.start(self.mic.run)
+
+    async def _drain_speaker(self) -> None:
+        """Let the model finish speaking before a headless exit."""
+        if self.speaker is None:
+            return
+        with anyio.move_on_after(DRAIN_LIMIT):
+            while self.speaker.playing:
+                await anyio.sleep(0.05)
+
+    def _finish(self) -> None:
+        self._collect_metrics()
+        self.recorder.event("metrics", **self.metrics.summary())
+        self.console.close()
+        if self.console.verbose or self.console.status_enabled:
+            self.console.info(self.metrics.text())
+        self.recorder.event("exit")
+        self.recorder.close()
+
+    def _collect_metrics(self) -> None:
+        m = self.metrics
+        m.turns = self.conversation.turns
+        if self.session is not None:
+            m.reconnects, m.handoffs = self.session.reconnects, self.session.handoffs
+        if self.speaker is not None:
+            m.audio_underruns = self.speaker.stats.underruns
+        if self.audio_queue is not None:
+            m.audio_dropped = self.audio_queue.dropped
+        if self.screen is not None:
+            s = self.screen.stats
+            m.frames_sent, m.frames_skipped, m.frames_dropped = s.frames_sent, s.frames_skipped, s.frames_dropped
+
+
+async def _close_at_exit(resource: Any) -> None:
+    try:
+        await anyio.sleep_forever()
+    finally:
+        resource.close()
 
 
 def unwrap(group: BaseExceptionGroup) -> BaseException:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent import __version__
+from agent.config import DEFAULT_MODEL
 
 SUBCOMMANDS = ("tools", "devices")
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gemini-live {__version__}")
     _config_options(p)
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=S, help="Live model name (default: %(prog)s picks a current native-audio model)")
+    g.add_argument("--model", default=S, help=f"Live model name (default {DEFAULT_MODEL})")
     g.add_argument("--system-instruction", metavar="TEXT", default=S, help="system instruction for the model")
     g.add_argument("--initial-message", metavar="TEXT", default=S, help="a first user message, sent once the session is set up")
     g.add_argument("--initial-message-delay", metavar="SECONDS", type=float, default=S, help="wait this long before the initial message (default 0)")

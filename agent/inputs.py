@@ -1,0 +1,78 @@
+"""Typed input (stdin lines, the initial message) and the headless contract's bookkeeping.
+
+Every input source is registered as open; when the last one closes (stdin at end-of-file, the
+WAV file sent) and the conversation is idle, `until_done` returns and the agent exits 0. A live
+mic never closes, so with a mic the agent runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+import anyio
+
+from agent.config import Config
+from agent.console import read_lines
+from agent.conversation import Conversation
+
+
+class TextInputs:
+    def __init__(self, config: Config, stdin: TextIO, conversation: Conversation) -> None:
+        self.config = config
+        self.stdin = stdin
+        self.conversation = conversation
+        self.session: Any = None  # set once the Live session is up
+        self._open: set[str] = set()
+        self._changed = anyio.Event()
+        self._initial_sent = anyio.Event()
+
+    def open(self, name: str) -> None:
+        self._open.add(name)
+
+    def close(self, name: str) -> None:
+        self._open.discard(name)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def start(self, tg: anyio.abc.TaskGroup) -> None:
+        self.open("stdin")
+        tg.start_soon(self._stdin)
+        if self.config.initial_message:
+            self.open("initial")
+            tg.start_soon(self._initial_message)
+        else:
+            self._initial_sent.set()
+
+    async def send_text(self, text: str) -> None:
+        await self.session.send_text(text, realtime=self.config.uses_realtime_text)
+        self.conversation.user_turn_sent(text)
+
+    async def _initial_message(self) -> None:
+        try:
+            if self.config.initial_message_delay:
+                await anyio.sleep(self.config.initial_message_delay)
+            await self.send_text(self.config.initial_message or "")
+        finally:
+            self._initial_sent.set()
+            self.close("initial")
+
+    async def _stdin(self) -> None:
+        send, receive = anyio.create_memory_object_stream[str](16)
+        interactive = self.stdin.isatty()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_lines, self.stdin, send)
+            async with receive:
+                async for line in receive:
+                    await self._initial_sent.wait()
+                    if not interactive:
+                        # Piped lines are a script: each waits for the answer to the one before,
+                        # where typed lines go at once (typing over the model interrupts it).
+                        await self.conversation.wait_idle()
+                    await self.send_text(line)
+        self.close("stdin")
+
+    async def until_done(self) -> None:
+        """Headless contract: every input closed, then the model's turn (and tools) finished."""
+        while self._open:
+            await self._changed.wait()
+        await self.conversation.wait_idle()

@@ -1,0 +1,109 @@
+"""Starts every tool source (MCP servers, Python modules) and builds the catalog from them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio
+
+from agent.config import Config, McpServerConfig
+from agent.events import FunctionCall
+from agent.tools.catalog import Catalog, ToolSource, build_catalog
+from agent.tools.local import load_module_tools
+from agent.tools.mcp import McpHub
+from agent.tools.router import CallReport
+
+log = logging.getLogger(__name__)
+
+
+def local_sources(config: Config) -> list[ToolSource]:
+    """The --import-functions modules; a missing or broken file is a ConfigError."""
+    sources = []
+    for path in config.import_functions:
+        name, tools, backend = load_module_tools(path)
+        sources.append(ToolSource(name=name, tools=tools, backend=backend, prefix=name, timeout=config.tool_timeout))
+    return sources
+
+
+def mcp_source(server: Any) -> ToolSource:
+    cfg: McpServerConfig = server.cfg
+    return ToolSource(
+        name=cfg.name,
+        tools=server.tools,
+        backend=server,
+        prefix=cfg.tool_prefix,
+        timeout=cfg.timeout,
+        include=cfg.include_tools,
+        exclude=cfg.exclude_tools,
+    )
+
+
+class ToolSet:
+    """Owns the MCP hub for the session's lifetime; `run` reports the catalog once built."""
+
+    def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None) -> None:
+        self.config = config
+        self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()))
+        self.catalog: Catalog | None = None
+
+    @property
+    def failures(self) -> dict[str, str]:
+        return self.hub.failures
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[Catalog] = anyio.TASK_STATUS_IGNORED) -> None:
+        locals_ = local_sources(self.config)  # config errors surface before any server starts
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.hub.run)
+            self.catalog = build_catalog([*locals_, *(mcp_source(s) for s in self.hub.ready)])
+            task_status.started(self.catalog)
+            await anyio.sleep_forever()
+
+
+def _short_args(args: dict[str, Any], limit: int = 120) -> str:
+    text = json.dumps(args, ensure_ascii=False, default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ToolActivity:
+    """Router observer: one line per call on the console, a record per call, latency metrics."""
+
+    def __init__(self, console: Any, recorder: Any, metrics: Any, on_change: Any = None) -> None:
+        self.console, self.recorder, self.metrics = console, recorder, metrics
+        self.on_change = on_change or (lambda: None)
+        self.running: dict[str, str] = {}
+
+    def call_started(self, call: FunctionCall, entry: Any) -> None:
+        self.running[call.id] = call.name
+        self.console.info(f"⚙ {call.name}({_short_args(call.args)})")
+        self.on_change()
+
+    def call_finished(self, report: CallReport) -> None:
+        self.running.pop(report.call.id, None)
+        ms = report.duration * 1000
+        response = report.response or {}
+        if report.outcome == "ok":
+            self.console.info(f"  ✓ {report.call.name} {ms:.0f} ms")
+        elif report.outcome == "cancelled":
+            self.console.info(f"  ⊘ {report.call.name} cancelled after {ms:.0f} ms")
+        else:
+            self.console.info(f"  ✗ {report.call.name}: {str(response.get('error', report.outcome))[:200]}")
+        source = report.entry.source if report.entry else "unknown"
+        self.metrics.tool_finished(source, report.duration, report.outcome == "ok")
+        if self.recorder.enabled:  # the record's copies of args and result cost a JSON dump each
+            self._record(report, source, ms, response)
+        self.on_change()
+
+    def _record(self, report: CallReport, source: str, ms: float, response: dict[str, Any]) -> None:
+        self.recorder.event(
+            "tool_call",
+            id=report.call.id,
+            name=report.call.name,
+            server=source,
+            tool=report.entry.name if report.entry else None,
+            args=report.call.args,
+            outcome=report.outcome,
+            duration_ms=round(ms, 1),
+            result=_short_args(response, 2000) if response else None,
+        )
