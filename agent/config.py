@@ -107,6 +107,7 @@ class Config(_Strict):
     context_compression: bool = True
     resume: bool = False
     state_file: str | None = None
+    reconnect_attempts: int = Field(default=5, ge=0, le=50)
     # output
     verbose: bool = False
     log_file: str | None = None

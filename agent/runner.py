@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from collections.abc import Callable
@@ -47,6 +48,9 @@ def guarded(body: Callable[[], int]) -> int:
         return _fail(str(e), EXIT_SESSION)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+        logging.getLogger("agent").debug("unexpected error", exc_info=True)
+        return _fail(f"unexpected error: {type(e).__name__}: {e} (run with -v for details)", EXIT_SESSION)
 
 
 def run_agent(config_file: str | None, overrides: dict[str, Any]) -> int:
