@@ -328,6 +328,8 @@ else:
     def xvfb() -> Iterator[Screen]:
         """A 1920×1080 Xvfb for the whole session, with DISPLAY set to it."""
         if shutil.which("Xvfb") is None:
-            pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+            if os.environ.get("CI"):
+                pytest.fail("Xvfb is not installed: scripts/setup --test installs it")
+            pytest.skip("Xvfb is not installed (apt-get install xvfb, or scripts/setup --test)")
         with running_xvfb() as screen:
             yield screen
