@@ -153,3 +153,12 @@ def test_mic_speaker_and_barge_in(live, clean_env: Path, pulse) -> None:  # noqa
     # All 4 s of reply were buffered; the interruption came after about 1 s of playback, and a
     # flushed speaker stops there instead of playing the rest.
     assert 0.6 < voiced_seconds(heard, RATE_OUT) < 2.0, voiced_seconds(heard, RATE_OUT)
+
+
+@pytest.mark.audio
+def test_devices_command_and_unknown_device(pulse, clean_env: Path) -> None:  # noqa: F811
+    listing = run_agent("devices", env=pulse.env)
+    assert listing.status == 0 and "vmic" in listing.stdout and "vspeaker" in listing.stdout
+    result = run_agent("--input-device", "nosuchmic", "--no-audio-output", input="", env={**pulse.env, "GOOGLE_API_KEY": "k"})
+    assert result.status == 2
+    assert "nosuchmic" in result.stderr and "gemini-live devices" in result.stderr and "vmic" in result.stderr
