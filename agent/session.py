@@ -184,16 +184,11 @@ class LiveSession:
                 await self._receive_until_handoff(session)
                 self.handoffs += 1
                 self._detach()  # new input waits for the next connection from here on
-        except genai_errors.APIError as e:
+        except (genai_errors.APIError, websockets.ConnectionClosed) as e:
+            # APIError from the SDK's receive; ConnectionClosed from a send (the replay) it does not wrap.
             self._detach()
             code, reason = close_of(e)
             if (first and before_setup) or code in FATAL_CODES:
-                raise SessionError(f"Gemini Live closed the session ({describe_close(code, reason)})") from None
-            raise _Retry(code, reason) from None
-        except websockets.ConnectionClosed as e:  # closed while replaying on a fresh connection
-            self._detach()
-            code, reason = close_of(e)
-            if code in FATAL_CODES:
                 raise SessionError(f"Gemini Live closed the session ({describe_close(code, reason)})") from None
             raise _Retry(code, reason) from None
         except (OSError, websockets.InvalidStatus, websockets.InvalidHandshake) as e:
