@@ -228,9 +228,9 @@ class Agent:
         if "frames" in found:
             tg.start_soon(self._send_video, found["frames"])
             await tg.start(self.screen.run)
-        if self.console.status_enabled:
-            status = StatusLine(self)
-            tg.start_soon(status.run)
+        if self.console.status_enabled and self.mic is not None:
+            # A voice session's status; in text mode it would only sit where the user types.
+            tg.start_soon(StatusLine(self).run)
 
     async def _start_audio_input(self, tg: anyio.abc.TaskGroup, found: dict[str, Any]) -> None:
         config = self.config

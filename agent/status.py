@@ -20,7 +20,7 @@ def describe(agent: Any) -> str:
     elif agent.conversation.turn_active:
         parts.append("… model answering")
     else:
-        parts.append("🎤 listening" if agent.mic is not None else "ready")
+        parts.append("🎤 listening")
     if agent.mic is not None:
         from agent.media.mic import level_bar
 
