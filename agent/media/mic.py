@@ -20,8 +20,9 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.events import MIC_RATE, AudioChunk, AudioStreamEnd, InputClosed
-from agent.media.buffers import AudioQueue, thread_safe_caller
-from agent.media.devices import PORTAUDIO_LOCK, device_info, import_sounddevice, resolve_device
+from agent.media.buffers import AudioQueue
+from agent.media.devices import device_info
+from agent.media.stream import DeviceStream
 from agent.media.resample import Resampler, rms_dbfs, to_mono
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class MicStats:
     latency_ms: float = 0.0  # PortAudio's reported input latency
 
 
-class Mic:
+class Mic(DeviceStream):
     """Capture 16 kHz PCM16 mono from an input device into `queue` in `block_ms` chunks."""
 
     def __init__(
@@ -55,6 +56,7 @@ class Mic:
         end_stream_on_mute: bool = True,
         latency: str | float = "low",
     ) -> None:
+        super().__init__()
         self.queue = queue
         self.device = device
         self.block_ms = block_ms
@@ -64,11 +66,8 @@ class Mic:
         self.latency = latency
         self._last_block = b""  # the last block captured (for `level`)
         self.stats = MicStats()
-        self._stream: Any = None
         self._resampler: Resampler | None = None
         self._was_muted = False
-        self._closing = False
-        self._on_finished: Callable[[], None] = lambda: None
         self._muted_error_logged = False
 
     # ---- PortAudio callback thread ---------------------------------------------------------
@@ -121,10 +120,6 @@ class Mic:
                 log.exception("mic muted() predicate failed; treating as unmuted")
             return False
 
-    def _finished(self) -> None:
-        if not self._closing:
-            self._on_finished()
-
     # ---- opening / closing (worker thread) -------------------------------------------------
 
     def _open_and_start(self, sd: Any, index: int | None) -> None:
@@ -167,48 +162,18 @@ class Mic:
             "or run with --no-audio-input"
         )
 
-    def _close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            self._closing = True
-            with PORTAUDIO_LOCK:
-                stream.close(ignore_errors=True)
+    def _opened(self) -> None:
+        log.info(
+            "mic: %d Hz, %d ch, %d ms blocks, latency %.1f ms",
+            self.stats.device_rate, self.stats.channels, self.block_ms, self.stats.latency_ms,
+        )
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the device, report started, capture until cancelled; closes the stream on exit."""
-        sd = import_sounddevice()
-        lost = anyio.Event()
-        call_soon = thread_safe_caller()
-
-        def on_finished() -> None:
-            try:
-                call_soon(lost.set)
-            except RuntimeError:
-                pass
-
-        self._on_finished = on_finished
-        self._closing = False
-        try:
-            def open_locked() -> None:
-                with PORTAUDIO_LOCK:
-                    self._open_and_start(sd, resolve_device(self.device, "input"))
-
-            try:
-                await anyio.to_thread.run_sync(open_locked)
-            except sd.PortAudioError as exc:
-                raise UserError(f"cannot start audio input: {exc}; run with --no-audio-input") from exc
-            log.info(
-                "mic: %d Hz, %d ch, %d ms blocks, latency %.1f ms",
-                self.stats.device_rate, self.stats.channels, self.block_ms, self.stats.latency_ms,
-            )
-            task_status.started()
-            await lost.wait()
-            log.warning("audio input stream stopped (device lost?); mic input closed")
-            self.queue.put_nowait(AudioStreamEnd())
-            self.queue.put_nowait(InputClosed("mic"))
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._close)
+        await self._serve(task_status)
+        log.warning("audio input stream stopped (device lost?); mic input closed")
+        self.queue.put_nowait(AudioStreamEnd())
+        self.queue.put_nowait(InputClosed("mic"))
 
 
 def level_bar(dbfs: float, width: int = 20, floor: float = -60.0) -> str:

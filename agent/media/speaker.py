@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,9 @@ import anyio
 
 from agent.errors import UserError
 from agent.events import SPEAKER_RATE
-from agent.media.buffers import JitterBuffer, thread_safe_caller
-from agent.media.devices import PORTAUDIO_LOCK, device_info, import_sounddevice, resolve_device
+from agent.media.buffers import JitterBuffer
+from agent.media.devices import device_info
+from agent.media.stream import DeviceStream
 from agent.media.resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,10 @@ class SpeakerStats:
     flush_latency_ms: tuple[float, ...]  # recent flush() -> first silent callback times
 
 
-class Speaker:
+class Speaker(DeviceStream):
     """Play 24 kHz PCM16 mono (other rates resampled) with a small prebuffer and instant flush."""
+
+    kind = "output"
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class Speaker:
         device_rate: int | None = None,
         latency: str | float = "low",
     ) -> None:
+        super().__init__()
         self.device = device
         self.prebuffer_ms = prebuffer_ms
         self.block_ms = block_ms
@@ -66,10 +69,6 @@ class Speaker:
         self._jb = self._new_buffer(SPEAKER_RATE)
         self._resamplers: dict[int, Resampler] = {}
         self._write_lock = threading.Lock()
-        self._stream: Any = None
-        self._running = False  # the stream is open: `playing` means something
-        self._closing = False
-        self._on_finished: Callable[[], None] = lambda: None
         self._blocks = 0
         self._status_flags = 0
         self._underflows = 0
@@ -156,10 +155,6 @@ class Speaker:
         if played:
             self._audio_until = now + self._dac_latency + played / self._rate
 
-    def _finished(self) -> None:
-        if not self._closing:
-            self._on_finished()
-
     # ---- opening / closing (worker thread) ---------------------------------------------------
 
     def _open_and_start(self, sd: Any, index: int | None) -> None:
@@ -201,46 +196,13 @@ class Speaker:
             "or run with --no-audio-output"
         )
 
-    def _close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            self._closing = True
-            with PORTAUDIO_LOCK:
-                stream.close(ignore_errors=True)
+    def _opened(self) -> None:
+        log.info(
+            "speaker: %d Hz, %d ms blocks, prebuffer %d ms, latency %.1f ms",
+            self._rate, self.block_ms, self.prebuffer_ms, self._latency_ms,
+        )
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the device, report started, play until cancelled; closes the stream on exit."""
-        sd = import_sounddevice()
-        lost = anyio.Event()
-        call_soon = thread_safe_caller()
-
-        def on_finished() -> None:
-            try:
-                call_soon(lost.set)
-            except RuntimeError:
-                pass
-
-        self._on_finished = on_finished
-        self._closing = False
-
-        def open_locked() -> None:
-            with PORTAUDIO_LOCK:
-                self._open_and_start(sd, resolve_device(self.device, "output"))
-
-        try:
-            try:
-                await anyio.to_thread.run_sync(open_locked)
-            except sd.PortAudioError as exc:
-                raise UserError(f"cannot start audio output: {exc}; run with --no-audio-output") from exc
-            log.info(
-                "speaker: %d Hz, %d ms blocks, prebuffer %d ms, latency %.1f ms",
-                self._rate, self.block_ms, self.prebuffer_ms, self._latency_ms,
-            )
-            self._running = True
-            task_status.started()
-            await lost.wait()
-            log.warning("audio output stream stopped (device lost?); model audio is no longer played")
-        finally:
-            self._running = False
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._close)
+        await self._serve(task_status)
+        log.warning("audio output stream stopped (device lost?); model audio is no longer played")
