@@ -25,7 +25,6 @@ Always exits 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics

@@ -17,6 +17,9 @@ from tests.fakes.live_server import FakeLiveServer, Scenario, echo_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The `pulse` (private PulseAudio) and `xvfb` (private X server) fixtures.
+pytest_plugins = ["tests.audio_env", "tests.screen_env"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -1,6 +1,6 @@
 """A private Xvfb server for screen-capture tests and benchmarks, and a way to paint it.
 
-Not a conftest: test modules import the `xvfb` fixture (`from tests.screen_env import xvfb`).
+Not a conftest: tests/conftest.py registers it as a plugin, so tests can ask for the `xvfb` fixture.
 Painting goes straight through libX11 with ctypes (a pixmap set as the root window's
 background), so it needs nothing beyond the `xvfb` package: no xsetroot, no ImageMagick,
 no window manager. XSync makes every paint visible to the next grab, so tests need no polling.

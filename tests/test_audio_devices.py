@@ -22,7 +22,7 @@ from agent.media.mic import Mic
 from agent.media.resample import resample
 from agent.media.speaker import Speaker
 from agent.media.wavfile import read_wav_mono
-from tests.audio_env import PulseAudio, pulse  # noqa: F401  (fixture)
+from tests.audio_env import PulseAudio
 
 pytestmark = pytest.mark.audio
 

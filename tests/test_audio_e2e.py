@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from agent.media.wavfile import read_wav_16k_mono
-from tests.audio_env import pulse  # noqa: F401 - the fixture
 from tests.conftest import interrupt, run_agent, start_agent
 from tests.fakes.live_server import FakeConnection
 
@@ -126,7 +125,7 @@ def test_bad_input_wav_is_a_clear_error(clean_env: Path) -> None:
 
 
 @pytest.mark.audio
-def test_mic_speaker_and_barge_in(live, clean_env: Path, pulse) -> None:  # noqa: F811
+def test_mic_speaker_and_barge_in(live, clean_env: Path, pulse) -> None:
     """Speech fed into the virtual mic reaches the server; the reply plays on the virtual speaker
     until `interrupted`, which silences it."""
     speech = read_wav_16k_mono(speech_wav(clean_env / "speech.wav"))
@@ -156,7 +155,7 @@ def test_mic_speaker_and_barge_in(live, clean_env: Path, pulse) -> None:  # noqa
 
 
 @pytest.mark.audio
-def test_devices_command_and_unknown_device(pulse, clean_env: Path) -> None:  # noqa: F811
+def test_devices_command_and_unknown_device(pulse, clean_env: Path) -> None:
     listing = run_agent("devices", env=pulse.env)
     assert listing.status == 0 and "vmic" in listing.stdout and "vspeaker" in listing.stdout
     result = run_agent("--input-device", "nosuchmic", "--no-audio-output", input="", env={**pulse.env, "GOOGLE_API_KEY": "k"})

@@ -15,7 +15,7 @@ from agent.errors import ConfigError, UserError
 from agent.events import VideoFrame
 from agent.media.screen import ScreenCapture, parse_region
 from agent.media.screen_grab import fit_size, resolve_area
-from tests.screen_env import Screen, Xvfb, unused_display, xvfb  # noqa: F401 - fixture
+from tests.screen_env import Screen, Xvfb, unused_display
 
 pytestmark = pytest.mark.screen
 

@@ -10,7 +10,6 @@ from PIL import Image, ImageStat
 
 from tests.conftest import TEXT_ONLY, run_agent
 from tests.fakes.live_server import FakeConnection
-from tests.screen_env import xvfb  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.screen
 
@@ -25,7 +24,7 @@ async def look_then_answer(conn: FakeConnection) -> None:
     await conn.send_text("I see a red screen.")
 
 
-def test_cli_streams_frames_of_the_screen(live, xvfb) -> None:  # noqa: F811
+def test_cli_streams_frames_of_the_screen(live, xvfb) -> None:
     xvfb.fill((200, 20, 20))
     server = live(look_then_answer)
     result = run_agent(*TEXT_ONLY, "--screen-capture-fps", "4", "--no-screen-skip-unchanged", "--no-context-compression",
@@ -45,7 +44,7 @@ def test_cli_streams_frames_of_the_screen(live, xvfb) -> None:  # noqa: F811
         assert r > 150 and g < 60 and b < 60
 
 
-def test_cli_region_and_size(live, xvfb) -> None:  # noqa: F811
+def test_cli_region_and_size(live, xvfb) -> None:
     xvfb.fill((20, 20, 200))
     server = live(look_then_answer)
     result = run_agent(*TEXT_ONLY, "--screen-capture-fps", "4", "--no-screen-skip-unchanged",
