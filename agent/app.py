@@ -159,7 +159,8 @@ class Agent:
             log.warning("cannot save the session state for --resume: %s", e)
 
     def _at_turn_boundary(self) -> bool:
-        return not self.conversation.turn_active and not (self.router is not None and self.router.busy)
+        """No user turn awaiting its answer, no model turn running, no tool call in flight."""
+        return self.conversation.idle
 
     # ---- run -------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ message to the app, and keeps one logical conversation alive across connections:
 - an abrupt or server-side close (1006, 1011, ...) reconnects with backoff, a bounded number of
   times; a close that means the request itself is wrong (1007, 1008, 1009) ends the session;
 - senders wait while no connection is current, so input made during a handoff is buffered, and
-  user turns sent after the newest handle that were never answered are sent again on resume
-  (the resumed state does not hold them, so this is not a duplicate).
+  user turns that were never answered are sent again on resume (a handle is only issued at a
+  turn boundary, so the resumed state does not hold them and this is not a duplicate).
 """
 
 from __future__ import annotations
@@ -128,8 +128,9 @@ class LiveSession:
         self._ready = anyio.Event()
         self._replaced = anyio.Event()  # set each time the current connection goes away
         self._ended = False
-        self._unanswered: list[tuple[str, bool]] = []  # (text, realtime) sent since the newest handle, unanswered
+        self._unanswered: list[tuple[str, bool]] = []  # (text, realtime) sent and not yet answered
         self._go_away_at: float | None = None
+        self._go_away = anyio.Event()  # set by goAway on the current connection
 
     @property
     def base_url(self) -> str:
@@ -175,6 +176,7 @@ class LiveSession:
                 if not first:
                     self.on_notice("resumed", {"with_handle": bool(handle), "connection": self.connections})
                 self._go_away_at = None
+                self._go_away = anyio.Event()
                 self._session = session
                 self._ready.set()
                 before_setup = False
@@ -220,13 +222,11 @@ class LiveSession:
         failure: list[BaseException] = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._receive, session, tg.cancel_scope, failure)
-            while not failure:
+            await self._go_away.wait()  # a failed receive cancels this wait with the group
+            # Hand off at a turn boundary, or before the deadline whatever is happening.
+            while not (self.at_turn_boundary() or time.monotonic() >= (self._go_away_at or 0)):
                 await anyio.sleep(0.05)
-                if self._go_away_at is None:
-                    continue
-                # Hand off at a turn boundary, or before the deadline whatever is happening.
-                if self.at_turn_boundary() or time.monotonic() >= self._go_away_at:
-                    tg.cancel_scope.cancel()
+            tg.cancel_scope.cancel()
         if failure:
             raise failure[0]
 
@@ -249,14 +249,16 @@ class LiveSession:
     def _on_message(self, message: types.LiveServerMessage) -> None:
         update = message.session_resumption_update
         if update and update.resumable and update.new_handle:
+            # The handle names the state when the server issued it, which may be before the turns
+            # sent since; only a turnComplete proves a turn is held, so the list is not cleared here.
             self.resume_handle = update.new_handle
-            self._unanswered.clear()  # the new handle's state holds everything sent so far
             if self.on_handle:
                 self.on_handle(update.new_handle)
         if message.go_away is not None:
             left = parse_duration(message.go_away.time_left)
             margin = min(HANDOFF_MARGIN, (left or 0) / 2)
             self._go_away_at = time.monotonic() + max(0.0, (left or 0) - margin)
+            self._go_away.set()
             self.on_notice("go_away", {"time_left": message.go_away.time_left})
         if message.server_content and message.server_content.turn_complete:
             self._unanswered.clear()
@@ -271,7 +273,8 @@ class LiveSession:
         boundary and can be handed off); `on_draining` sends (tool responses) still go out.
         """
         while True:
-            await self._ready.wait()
+            if not self._ready.is_set():  # waiting on a set Event still costs a loop pass per block
+                await self._ready.wait()
             session = self._session
             if session is None or (self._go_away_at is not None and not on_draining):
                 if self._ended:
