@@ -47,7 +47,6 @@ import asyncio
 import io
 import json
 import logging
-import multiprocessing
 import os
 import statistics
 import sys
@@ -78,6 +77,7 @@ from agent.tools.router import Router  # noqa: E402
 from agent.tools.toolset import ToolActivity, mcp_source  # noqa: E402
 from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
 from tests.fakes.mcp_servers import build_server, in_memory, raw_stdio_command, stdio_command  # noqa: E402
+from benchmarks.fake_live_process import FakeServerProcess  # noqa: E402
 
 GOAL_MS = 1.0
 TOOL = "echo"
@@ -272,48 +272,6 @@ def fake_server_process(pipe: Any) -> None:
     pipe.send(("stopped", [repr(e) for e in server.errors]))
 
 
-class FakeServerProcess:
-    """The parent's handle on the fake server process."""
-
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pipe, child = ctx.Pipe()
-        self.proc = ctx.Process(target=fake_server_process, args=(child,), daemon=True, name="fake-live")
-        self.proc.start()
-        child.close()
-
-    def env(self) -> dict[str, str]:
-        if not self.pipe.poll(60):
-            raise RuntimeError("the fake Live server process did not start")
-        return self.pipe.recv()
-
-    def _call(self, command: tuple[Any, ...]) -> Any:
-        self.pipe.send(command)
-        status, value = self.pipe.recv()
-        if status != "ok":
-            raise RuntimeError(f"fake Live server: {value}")
-        return value
-
-    async def call(self, *command: Any) -> Any:
-        # A worker thread waits on the pipe; it sleeps in recv() while the agent is measured.
-        return await anyio.to_thread.run_sync(self._call, command)
-
-    def stop(self) -> list[str]:
-        errors: list[str] = []
-        try:
-            self.pipe.send(("stop",))
-            if self.pipe.poll(15):
-                status, value = self.pipe.recv()
-                errors = list(value) if status == "stopped" else []
-        except (OSError, EOFError):
-            pass
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-        return errors
-
-
 def split_rows(stamps: AgentStamps, ids: list[str], origin: str) -> None:
     start = stamps.handled
     row(f"  {origin} -> call task runs", [stamps.started[i] - start[i] for i in ids], "submit, task spawn, first scheduling (up to observer.call_started)")
@@ -335,7 +293,7 @@ async def agent_section(label: str, command: tuple[str, list[str]], opts: argpar
     wire = WireStamps()
     devnull = open(os.devnull, "w")  # noqa: SIM115 - real file writes, as a console costs
     state = tempfile.TemporaryDirectory(prefix="bench-bridge-")
-    fake = FakeServerProcess()
+    fake = FakeServerProcess(fake_server_process)
     status: list[int] = []
     raw: list[float] = []
     backend: list[float] = []

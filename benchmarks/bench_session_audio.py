@@ -47,7 +47,6 @@ import base64
 import collections
 import io
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -73,6 +72,7 @@ from agent.config import Config  # noqa: E402
 from agent.console import Console  # noqa: E402
 from agent.events import AudioChunk  # noqa: E402
 from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
+from benchmarks.fake_live_process import FakeServerProcess  # noqa: E402
 
 GOAL_RATIO = 1.2
 GOAL_ABS_PCT = 3.0
@@ -263,48 +263,6 @@ def fake_server_process(pipe: Any) -> None:
         pipe.send(("stopped", [repr(e) for e in server.errors]))
     except OSError:
         pass
-
-
-class FakeServerProcess:
-    """The parent's handle on the fake server process (as in bench_bridge_overhead)."""
-
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pipe, child = ctx.Pipe()
-        self.proc = ctx.Process(target=fake_server_process, args=(child,), daemon=True, name="fake-live")
-        self.proc.start()
-        child.close()
-
-    def env(self) -> dict[str, str]:
-        if not self.pipe.poll(90):
-            raise RuntimeError("the fake Live server process did not start")
-        return self.pipe.recv()
-
-    def _call(self, command: tuple[Any, ...]) -> Any:
-        self.pipe.send(command)
-        status, value = self.pipe.recv()
-        if status != "ok":
-            raise RuntimeError(f"fake Live server: {value}")
-        return value
-
-    async def call(self, *command: Any) -> Any:
-        # A worker thread waits on the pipe; no command is outstanding during a measurement.
-        return await anyio.to_thread.run_sync(self._call, command)
-
-    def stop(self) -> list[str]:
-        errors: list[str] = []
-        try:
-            self.pipe.send(("stop",))
-            if self.pipe.poll(15):
-                status, value = self.pipe.recv()
-                errors = list(value) if status == "stopped" else []
-        except (OSError, EOFError):
-            pass
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-        return errors
 
 
 # ---- the mic feed --------------------------------------------------------------------------------
@@ -738,7 +696,7 @@ async def bench(opts: argparse.Namespace, errors: list[str]) -> None:
     state = tempfile.TemporaryDirectory(prefix="bench-session-audio-")
     os.environ["XDG_STATE_HOME"] = state.name
     os.environ["XDG_CONFIG_HOME"] = state.name
-    fake = FakeServerProcess()
+    fake = FakeServerProcess(fake_server_process)
     bare, bws, ag = Usage(), Usage(), AgentResult()
     ws_deflate: bool | None = None
     feed_proc = None
