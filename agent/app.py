@@ -10,6 +10,7 @@ ends, or, headless, when every input is closed and the model has finished its tu
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -242,16 +243,11 @@ class Agent:
         self.audio_queue = AudioQueue(maxsize=max(10, 1000 // config.audio_block_ms))  # about 1 s
         tg.start_soon(self._send_audio)
         if config.input_audio:
-            from agent.media.wavfile import stream_pcm
+            from agent.media.wavfile import stream_clip
 
             self.inputs.open("input-audio")
-
-            async def stream_file() -> None:
-                await stream_pcm(found["input_pcm"], self.audio_queue, block_ms=config.audio_block_ms)
-                await self.audio_queue.put(AudioStreamEnd())
-                await self.audio_queue.put(InputClosed("input-audio"))
-
-            tg.start_soon(stream_file)
+            # The file was read in the preflight, so a bad one fails before anything connects.
+            tg.start_soon(functools.partial(stream_clip, found["input_pcm"], self.audio_queue, block_ms=config.audio_block_ms))
         else:
             from agent.media.mic import Mic
 

@@ -145,6 +145,11 @@ async def stream_wav(
     """Stream a WAV file as 16 kHz mono chunks, then AudioStreamEnd and InputClosed("input-audio")."""
     pcm = await anyio.to_thread.run_sync(read_wav_16k_mono, path)
     log.info("streaming %s: %.2f s of audio", path, len(pcm) / 2 / MIC_RATE)
+    await stream_clip(pcm, queue, block_ms=block_ms, realtime=realtime)
+
+
+async def stream_clip(pcm: bytes, queue: AudioQueue, *, block_ms: int = 20, realtime: bool = True) -> None:
+    """Stream 16 kHz mono audio that was read already, then AudioStreamEnd and InputClosed("input-audio")."""
     await stream_pcm(pcm, queue, block_ms=block_ms, realtime=realtime)
     await queue.put(AudioStreamEnd())
     await queue.put(InputClosed("input-audio"))
