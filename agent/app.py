@@ -200,7 +200,6 @@ class Agent:
             self.speaker = Speaker(device=found.get("output_device"), block_ms=config.audio_block_ms)
             await tg.start(self.speaker.run)
             self.conversation.sinks.append(self.speaker)
-            self.conversation.on_turn_complete.append(self.speaker.end_turn)
         if config.output_audio:
             from agent.media.wavfile import WavRecorder
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import anyio
@@ -28,6 +27,7 @@ _RATE = re.compile(r"rate=(\d+)")
 class AudioSink(Protocol):
     def write(self, pcm: bytes, rate: int = SPEAKER_RATE) -> None: ...
     def flush(self) -> None: ...
+    def end_turn(self) -> None: ...
 
 
 class ToolCalls(Protocol):
@@ -40,18 +40,15 @@ class ToolCalls(Protocol):
 class Conversation:
     """What the model says, where it goes, and whether anyone is still waiting on it."""
 
-    def __init__(self, console: Console, recorder: Recorder, *, show_output_transcript: bool = True) -> None:
+    def __init__(self, console: Console, recorder: Recorder) -> None:
         self.console = console
         self.recorder = recorder
-        self.show_output_transcript = show_output_transcript
         self.sinks: list[AudioSink] = []
         self.tools: ToolCalls | None = None
-        self.on_turn_complete: list[Callable[[], None]] = []
         self.pending = 0  # user turns sent and not yet answered
         self.turn_active = False  # model output seen since the last turnComplete
         self.reply_deadline = 0.0  # audio input ended: a reply may or may not come until then
         self.turns = 0
-        self.model_speaking = False
         self._changed = anyio.Event()
         self._text: list[str] = []
         self._user: list[str] = []
@@ -119,7 +116,6 @@ class Conversation:
         if content.interrupted:
             for sink in self.sinks:
                 sink.flush()
-            self.model_speaking = False
             self.recorder.event("interrupted")
         if content.input_transcription and content.input_transcription.text:
             self._user.append(content.input_transcription.text)
@@ -132,8 +128,7 @@ class Conversation:
         if content.output_transcription and content.output_transcription.text:
             self.turn_active = True
             self._text.append(content.output_transcription.text)
-            if self.show_output_transcript:
-                self.console.model_text(content.output_transcription.text)
+            self.console.model_text(content.output_transcription.text)
         if content.grounding_metadata:
             self._grounding(content.grounding_metadata)
         if content.turn_complete:
@@ -148,7 +143,6 @@ class Conversation:
         if part.inline_data and part.inline_data.data and (part.inline_data.mime_type or "").startswith("audio/"):
             m = _RATE.search(part.inline_data.mime_type or "")
             rate = int(m.group(1)) if m else SPEAKER_RATE
-            self.model_speaking = True
             for sink in self.sinks:
                 sink.write(part.inline_data.data, rate)
         if part.executable_code and part.executable_code.code:
@@ -180,10 +174,9 @@ class Conversation:
         self._text.clear()
         self.pending = max(0, self.pending - 1)
         self.turn_active = False
-        self.model_speaking = False
         self.turns += 1
-        for callback in self.on_turn_complete:
-            callback()
+        for sink in self.sinks:
+            sink.end_turn()  # play out the rest without waiting for a prebuffer
         self._touch()
 
     def record_setup(self, session_id: str | None, extra: dict[str, Any] | None = None) -> None:
