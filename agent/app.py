@@ -66,7 +66,7 @@ class Agent:
         self.console = console or Console(verbose=config.verbose)
         self.recorder = Recorder(config.log_file, secrets=[api_key_from_env() or ""])
         self.metrics = Metrics()
-        self.conversation = Conversation(self.console, self.recorder)
+        self.conversation = Conversation(self.console, self.recorder, self.metrics)
         self.inputs = TextInputs(config, stdin if stdin is not None else sys.stdin, self.conversation)
         self.session: LiveSession | None = None
         self.router: Any = None
@@ -149,8 +149,6 @@ class Agent:
         elif kind == "resumed":
             how = "resumed the conversation" if fields["with_handle"] else "reconnected (the conversation's context was not resumable)"
             self.console.info(f"↻ {how} on a new connection")
-        elif kind == "malformed_message":
-            self.metrics.skipped_messages += 1
 
     def _save_handle(self, handle: str) -> None:
         self.recorder.event("resumption_handle")
@@ -278,6 +276,7 @@ class Agent:
         m.turns = self.conversation.turns
         if self.session is not None:
             m.reconnects, m.handoffs = self.session.reconnects, self.session.handoffs
+            m.skipped_messages = self.session.skipped_messages
         if self.speaker is not None:
             m.audio_underruns = self.speaker.stats.underruns
         if self.audio_queue is not None:

@@ -18,6 +18,7 @@ from google.genai import types
 
 from agent.console import Console
 from agent.events import SPEAKER_RATE, FunctionCall
+from agent.metrics import Metrics
 from agent.record import Recorder
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ class ToolCalls(Protocol):
 class Conversation:
     """What the model says, where it goes, and whether anyone is still waiting on it."""
 
-    def __init__(self, console: Console, recorder: Recorder) -> None:
+    def __init__(self, console: Console, recorder: Recorder, metrics: Metrics) -> None:
         self.console = console
         self.recorder = recorder
+        self.metrics = metrics
         self.sinks: list[AudioSink] = []
         self.tools: ToolCalls | None = None
         self.pending = 0  # user turns sent and not yet answered
@@ -143,6 +145,7 @@ class Conversation:
         if part.inline_data and part.inline_data.data and (part.inline_data.mime_type or "").startswith("audio/"):
             m = _RATE.search(part.inline_data.mime_type or "")
             rate = int(m.group(1)) if m else SPEAKER_RATE
+            self.metrics.model_audio()  # the first of a turn closes the speech -> answer timing
             for sink in self.sinks:
                 sink.write(part.inline_data.data, rate)
         if part.executable_code and part.executable_code.code:

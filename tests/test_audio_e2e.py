@@ -7,6 +7,7 @@ PortAudio on a private PulseAudio daemon (virtual devices), with barge-in.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import time
@@ -103,8 +104,9 @@ def test_wav_in_wav_out_headless(live, clean_env: Path) -> None:
     reply = tone(1.0, 330.0)
     model = AudioModel(reply)
     live(model)
+    log_file = clean_env / "session.jsonl"
     result = run_agent("--input-audio", str(question), "--output-audio", str(answer), "--no-audio-output", "--no-search",
-                       input="", timeout=90)
+                       "--log-file", str(log_file), input="", timeout=90)
     assert result.status == 0, result.stderr
     sent = read_wav_16k_mono(question)
     assert model.stream_ended and model.mime_types == {"audio/pcm;rate=16000"}
@@ -115,6 +117,9 @@ def test_wav_in_wav_out_headless(live, clean_env: Path) -> None:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE_OUT, 1, 2)
         recorded = w.readframes(w.getnframes())
     assert similarity(recorded, reply) > 0.99
+    # The end of the user's speech (the file's audioStreamEnd) to the first model audio, once per turn.
+    metrics = next(e for e in map(json.loads, log_file.read_text().splitlines()) if e["event"] == "metrics")
+    assert len(metrics["response_latency_ms"]) == 1 and metrics["response_latency_ms"][0] >= 0
 
 
 def test_bad_input_wav_is_a_clear_error(clean_env: Path) -> None:
