@@ -44,14 +44,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import logging
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -77,7 +75,7 @@ from agent.tools.router import Router  # noqa: E402
 from agent.tools.toolset import ToolActivity, mcp_source  # noqa: E402
 from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
 from tests.fakes.mcp_servers import build_server, in_memory, raw_stdio_command, stdio_command  # noqa: E402
-from benchmarks.fake_live_process import FakeServerProcess  # noqa: E402
+from benchmarks.fake_live_process import FakeServerProcess, HeldStdin  # noqa: E402
 
 GOAL_MS = 1.0
 TOOL = "echo"
@@ -117,26 +115,6 @@ def verdict(label: str, extra_ms: float, base_ms: float) -> None:
 
 
 # ---- [A] the whole agent against the fake Live server -----------------------------------------
-
-
-class HeldStdin(io.TextIOBase):
-    """A non-terminal stdin that stays open (no input) until released, then reads as EOF."""
-
-    def __init__(self) -> None:
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        self._released.set()
-
-    def isatty(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int = -1) -> str:  # type: ignore[override]
-        self._released.wait()
-        return ""
 
 
 @dataclass

@@ -45,7 +45,6 @@ import argparse
 import asyncio
 import base64
 import collections
-import io
 import json
 import os
 import random
@@ -72,7 +71,7 @@ from agent.config import Config  # noqa: E402
 from agent.console import Console  # noqa: E402
 from agent.events import AudioChunk  # noqa: E402
 from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
-from benchmarks.fake_live_process import FakeServerProcess  # noqa: E402
+from benchmarks.fake_live_process import FakeServerProcess, HeldStdin  # noqa: E402
 
 GOAL_RATIO = 1.2
 GOAL_ABS_PCT = 3.0
@@ -427,26 +426,6 @@ async def run_bare_ws(seconds: float, pids: tuple[int | None, int | None], usage
 
 
 # ---- the whole agent -----------------------------------------------------------------------------
-
-
-class HeldStdin(io.TextIOBase):
-    """A non-terminal stdin that stays open (no input) until released, then reads as EOF."""
-
-    def __init__(self) -> None:
-        self._released = threading.Event()
-
-    def release(self) -> None:
-        self._released.set()
-
-    def isatty(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, size: int = -1) -> str:  # type: ignore[override]
-        self._released.wait()
-        return ""
 
 
 @dataclass

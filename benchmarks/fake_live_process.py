@@ -1,4 +1,5 @@
-"""The fake Live server in a child process, so its CPU and GIL stay out of a benchmark's figures.
+"""The fake Live server in a child process, so its CPU and GIL stay out of a benchmark's figures,
+and a stdin that keeps the in-process agent running until the benchmark is done.
 
 `target(pipe)` runs in the child: it starts a FakeLiveServer, sends its env() on the pipe, then
 answers commands `(name, *args)` with `("ok", value)` or `("error", text)` until `("stop",)`,
@@ -7,7 +8,9 @@ which it answers with `("stopped", [errors])`.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -56,3 +59,23 @@ class FakeServerProcess:
             self.proc.kill()
             self.proc.join(5)
         return errors
+
+
+class HeldStdin(io.TextIOBase):
+    """A non-terminal stdin that stays open (no input) until released, then reads as EOF."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int = -1) -> str:  # type: ignore[override]
+        self._released.wait()
+        return ""
