@@ -119,7 +119,6 @@ class LiveSession:
         self.on_setup = on_setup
         self.on_notice = on_notice or (lambda kind, fields: None)
         self.on_handle = on_handle
-        self.session_id: str | None = None
         self.connections = 0
         self.reconnects = 0
         self.handoffs = 0
@@ -168,7 +167,6 @@ class LiveSession:
         try:
             async with self.client.aio.live.connect(model=self.model, config=self.build_config(handle)) as session:
                 self.connections += 1
-                self.session_id = session.session_id
                 if self.on_setup:
                     self.on_setup(session.session_id)
                 if after_drop:

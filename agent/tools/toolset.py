@@ -46,7 +46,6 @@ class ToolSet:
     def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None) -> None:
         self.config = config
         self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()))
-        self.catalog: Catalog | None = None
 
     @property
     def failures(self) -> dict[str, str]:
@@ -56,8 +55,7 @@ class ToolSet:
         locals_ = local_sources(self.config)  # config errors surface before any server starts
         async with anyio.create_task_group() as tg:
             await tg.start(self.hub.run)
-            self.catalog = build_catalog([*locals_, *(mcp_source(s) for s in self.hub.ready)])
-            task_status.started(self.catalog)
+            task_status.started(build_catalog([*locals_, *(mcp_source(s) for s in self.hub.ready)]))
             await anyio.sleep_forever()
 
 
