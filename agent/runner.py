@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,12 +16,57 @@ from agent.config import Config, load_config
 from agent.errors import SessionError, UserError
 
 EXIT_OK, EXIT_SESSION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Signals that end the agent as Ctrl-C does: `timeout`, `systemctl stop`, `docker stop`, a closed terminal.
+EXIT_SIGNALS = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up"}
 
 
 def _fail(message: str, status: int) -> int:
-    sys.stdout.flush()
-    print(f"gemini-live: {message}", file=sys.stderr, flush=True)
+    # After SIGHUP the terminal may be gone: a message that cannot be written must not cost the status.
+    with suppress(OSError, ValueError):
+        sys.stdout.flush()
+    with suppress(OSError, ValueError):
+        print(f"gemini-live: {message}", file=sys.stderr, flush=True)
     return status
+
+
+class ExitSignals:
+    """SIGTERM and SIGHUP run the same shutdown as Ctrl-C; remembers which one came first.
+
+    The handler hands the signal to whatever handles SIGINT at that moment: inside `anyio.run`
+    that is the event loop runner's handler, which cancels the main task (so every task group
+    unwinds and every MCP server's process group is stopped) and raises KeyboardInterrupt once
+    the clean-up is done; a second signal forces, as a second Ctrl-C does. Outside the loop it
+    is Python's default handler, which raises KeyboardInterrupt at once. A signal that was
+    ignored when we started (`nohup`) stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in EXIT_SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                self._previous[signum] = signal.signal(signum, self._handle)
+
+    def uninstall(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if not callable(on_sigint):
+            raise KeyboardInterrupt
+        on_sigint(signal.SIGINT, frame)
+
+    def exit_status(self) -> tuple[str, int]:
+        """The message and status for an interrupted run: 130 for Ctrl-C, 128+signum otherwise."""
+        if self.received is None:
+            return "interrupted", EXIT_INTERRUPTED
+        return f"{EXIT_SIGNALS[signal.Signals(self.received)]} ({signal.Signals(self.received).name})", 128 + self.received
 
 
 def load(config_file: str | None, overrides: dict[str, Any]) -> Config:
@@ -37,6 +84,8 @@ def guarded(body: Callable[[], int]) -> int:
     """Run `body`, turning known failures into messages and exit statuses."""
     from agent.app import unwrap
 
+    signals = ExitSignals()
+    signals.install()
     try:
         try:
             return body()
@@ -47,10 +96,12 @@ def guarded(body: Callable[[], int]) -> int:
     except SessionError as e:
         return _fail(str(e), EXIT_SESSION)
     except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
+        return _fail(*signals.exit_status())
     except Exception as e:  # noqa: BLE001 - the last line of defence: a message, not a traceback
         logging.getLogger("agent").debug("unexpected error", exc_info=True)
         return _fail(f"unexpected error: {type(e).__name__}: {e} (run with -v for details)", EXIT_SESSION)
+    finally:
+        signals.uninstall()
 
 
 def run_agent(config_file: str | None, overrides: dict[str, Any]) -> int:
