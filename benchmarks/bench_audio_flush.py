@@ -86,7 +86,7 @@ def signal_check(samples: np.ndarray, played: list[int]) -> dict[str, int]:
     starts = np.concatenate(([idx[0]], idx[gaps + 1]))
     ends = np.concatenate((idx[gaps], [idx[-1]]))
     lengths = (ends - starts + 1).tolist()
-    extra = [max(0, length - p) for length, p in zip(lengths, played)]
+    extra = [max(0, length - p) for length, p in zip(lengths, played, strict=False)]  # bursts beyond the trials count as nothing
     return {"bursts": len(lengths), "max_extra": int(max(extra)) if extra else -1}
 
 

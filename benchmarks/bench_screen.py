@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import operator
 import os
 import sys
 import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,9 +44,10 @@ def row(name: str, values: list[float], note: str = "") -> None:
     print(f"  {name:<40} p50 {pct(values, 50):7.2f} ms   p95 {pct(values, 95):7.2f} ms  {note}")
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """Milliseconds `fn(*args, **kwargs)` took, and its result."""
     t = time.perf_counter()
-    result = fn()
+    result = fn(*args, **kwargs)
     return (time.perf_counter() - t) * 1000, result
 
 
@@ -61,17 +64,17 @@ def stage_times(
         area = sct.monitors[1]
         for i in range(frames):
             painter.use(pixmaps[i % len(pixmaps)])  # a different picture each frame
-            g, shot = timed(lambda: sct.grab(area))
-            m, same = timed(lambda: bytearray(shot.raw))
+            g, shot = timed(sct.grab, area)
+            m, same = timed(bytearray, shot.raw)
             copies.append(m)
-            h, _ = timed(lambda: shot.raw == same)  # worst case: equal, so every byte is compared
-            crcs.append(timed(lambda: zlib.crc32(shot.raw))[0])
-            c, img = timed(lambda: Image.frombuffer("RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1))
+            h, _ = timed(operator.eq, shot.raw, same)  # worst case: equal, so every byte is compared
+            crcs.append(timed(zlib.crc32, shot.raw)[0])
+            c, img = timed(Image.frombuffer, "RGB", shot.size, shot.raw, "raw", "BGRX", 0, 1)
             target = fit_size(*img.size, max_size)
-            s, small = timed(lambda: img.resize(target, RESAMPLE))
+            s, small = timed(img.resize, target, RESAMPLE)
             buf = io.BytesIO()
-            e, _ = timed(lambda: small.save(buf, "JPEG", quality=quality))
-            for k, v in zip(stages, (g, h, c, s, e, g + h + c + s + e)):
+            e, _ = timed(small.save, buf, "JPEG", quality=quality)
+            for k, v in zip(stages, (g, h, c, s, e, g + h + c + s + e), strict=True):
                 stages[k].append(v)
             sizes.append(buf.tell())
         print("  baseline (same run):")

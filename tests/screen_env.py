@@ -48,7 +48,7 @@ class Xvfb:
         setpriv = shutil.which("setpriv")
         guard = [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
         rfd, wfd = os.pipe()
-        self._log = tempfile.TemporaryFile()  # not a pipe: nobody reads it while the server runs
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(); not a pipe: nobody reads it while the server runs
         try:
             self.proc = subprocess.Popen(
                 [*guard, exe, "-displayfd", str(wfd), "-screen", "0",
@@ -230,7 +230,7 @@ def quadrants(size: tuple[int, int], colors: tuple[Color, Color, Color, Color]) 
     """Top-left, top-right, bottom-left, bottom-right solid quadrants."""
     w, h = size
     img = Image.new("RGB", size)
-    for (x, y), c in zip(((0, 0), (w // 2, 0), (0, h // 2), (w // 2, h // 2)), colors):
+    for (x, y), c in zip(((0, 0), (w // 2, 0), (0, h // 2), (w // 2, h // 2)), colors, strict=True):
         img.paste(c, (x, y, x + w - w // 2 if x else w // 2, y + h - h // 2 if y else h // 2))
     return img
 

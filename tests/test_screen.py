@@ -45,7 +45,7 @@ def mean(img: Image.Image, box: tuple[float, float, float, float] = (0, 0, 1, 1)
 
 
 def near(actual: tuple[float, ...], expected: tuple[int, int, int], tol: float = 12) -> bool:
-    return all(abs(a - e) <= tol for a, e in zip(actual, expected))
+    return all(abs(a - e) <= tol for a, e in zip(actual, expected, strict=False))  # RGB of RGBA too
 
 
 async def until(condition: Callable[[], bool]) -> None:

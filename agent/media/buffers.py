@@ -11,14 +11,13 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Union
 
 import anyio
 import sniffio
 
 from agent.events import AudioChunk, AudioStreamEnd, InputClosed
 
-AudioItem = Union[AudioChunk, AudioStreamEnd, InputClosed]
+AudioItem = AudioChunk | AudioStreamEnd | InputClosed
 
 
 def thread_safe_caller() -> Callable[[Callable[[], object]], object]:
@@ -175,7 +174,7 @@ class AudioQueue:
             await anyio.lowlevel.checkpoint()
         return item
 
-    def __aiter__(self) -> "AudioQueue":
+    def __aiter__(self) -> AudioQueue:
         return self
 
     async def __anext__(self) -> AudioItem:

@@ -22,8 +22,8 @@ from agent.errors import UserError
 from agent.events import MIC_RATE, AudioChunk, AudioStreamEnd, InputClosed
 from agent.media.buffers import AudioQueue
 from agent.media.devices import device_info
-from agent.media.stream import DeviceStream
 from agent.media.resample import Resampler, rms_dbfs, to_mono
+from agent.media.stream import DeviceStream
 
 log = logging.getLogger(__name__)
 

@@ -92,6 +92,7 @@ class Resampler:
             # Newest input sample used by each output, as an index into `buf`.
             newest = pos // self.up + (self.taps - 1)
             idx = newest[:, None] - np.arange(self.taps - 1, -1, -1)[None, :]
+            assert self._bank is not None  # set whenever the resampler is not a passthrough
             out = np.einsum("ij,ij->i", buf[idx], self._bank[phase])
             self._pos = int(pos[-1]) + self.down
         self._pos -= limit

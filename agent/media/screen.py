@@ -60,14 +60,15 @@ class _Worker:
                 fn, args, done, box = job
                 try:
                     box.append((True, fn(*args)))
-                except BaseException as e:  # handed back to the awaiting task
+                except BaseException as e:  # noqa: BLE001 - handed back to the awaiting task, which raises it
                     box.append((False, e))
                 anyio.from_thread.run_sync(done.set)
         finally:
             on_exit()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        done, box = anyio.Event(), []
+        done = anyio.Event()
+        box: list[tuple[bool, Any]] = []  # (True, result) or (False, exception)
         self._jobs.put((fn, args, done, box))
         await done.wait()
         ok, value = box[0]
@@ -132,7 +133,7 @@ class ScreenCapture:
                 log.info("screen capture: %d×%d at %g fps", area["width"], area["height"], self.fps)
                 task_status.started()
                 await self._tick_loop(worker, grabber)
-            except Exception as e:  # raised below as itself, not inside an ExceptionGroup
+            except Exception as e:  # noqa: BLE001 - raised below as itself, not inside an ExceptionGroup
                 failure = e
             finally:
                 worker.stop()
@@ -165,7 +166,7 @@ class ScreenCapture:
         force = not self.skip_unchanged or keepalive_due
         try:
             shot: Shot = await worker.call(grabber.capture, self._last_raw, force)
-        except Exception as e:  # display gone, screen resized, ...: keep the session alive
+        except Exception as e:  # noqa: BLE001 - display gone, screen resized, ...: keep the session alive
             stats.errors += 1
             why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             log.log(logging.DEBUG if self._failing else logging.WARNING, "screen capture failed: %s", why)

@@ -40,7 +40,7 @@ def parse_region(text: str, source: str = "command line", key: str = "--screen-r
     if len(parts) != 4:
         example = "e.g. 0,0,1280,720 for the top-left 1280×720 pixels"
         raise bad(f"expected X,Y,W,H (four whole numbers, {example})")
-    for name, part in zip("XYWH", parts):
+    for name, part in zip("XYWH", parts, strict=True):
         if not re.fullmatch(r"[+-]?\d+", part):
             raise bad(f"{name} must be a whole number of pixels, not {part!r}")
     x, y, w, h = (int(p) for p in parts)
@@ -179,7 +179,7 @@ def close_quietly(sct: Any) -> None:
     """Close an mss instance exactly once, even if its connection is already lost."""
     try:
         sct.close()
-    except Exception as e:  # mss raises when the X server has gone; a second close would double-free
+    except Exception as e:  # noqa: BLE001 - mss raises when the X server has gone; a second close would double-free
         log.debug("closing mss: %s", e)
 
 

@@ -19,8 +19,8 @@ from agent.errors import UserError
 from agent.events import SPEAKER_RATE
 from agent.media.buffers import JitterBuffer
 from agent.media.devices import device_info
-from agent.media.stream import DeviceStream
 from agent.media.resample import Resampler
+from agent.media.stream import DeviceStream
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ stream, shielded from cancellation.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,13 +16,13 @@ import anyio
 
 from agent.errors import UserError
 from agent.media.buffers import thread_safe_caller
-from agent.media.devices import PORTAUDIO_LOCK, import_sounddevice, resolve_device
+from agent.media.devices import PORTAUDIO_LOCK, Kind, import_sounddevice, resolve_device
 
 
 class DeviceStream:
     """Base of Mic and Speaker; a subclass opens its stream in `_open_and_start`."""
 
-    kind = "input"  # or "output": which devices `device` names
+    kind: Kind = "input"  # or "output": which devices `device` names
     device: str | int | None = None
 
     def __init__(self) -> None:
@@ -54,10 +55,8 @@ class DeviceStream:
         call_soon = thread_safe_caller()
 
         def on_finished() -> None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the event loop is gone
                 call_soon(lost.set)
-            except RuntimeError:
-                pass  # the event loop is gone
 
         def open_locked() -> None:
             with PORTAUDIO_LOCK:

@@ -169,7 +169,7 @@ class WavRecorder:
             self._file = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise UserError(f"{path}: cannot write the output WAV: {exc.strerror or exc}") from None
-        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -217,7 +217,7 @@ class WavRecorder:
             finally:
                 self._file.close()
 
-    def __enter__(self) -> "WavRecorder":
+    def __enter__(self) -> WavRecorder:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -60,7 +60,7 @@ class ResumableModel:
             timeout = None if deadline is None else max(0.01, deadline - asyncio.get_running_loop().time())
             try:
                 text = await conn.expect_text(timeout=3600 if timeout is None else timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 conn.abort()  # goAway's time ran out: the service cuts the connection
                 return
             self.turn += 1
