@@ -1,7 +1,9 @@
 """The JSONL record (`--log-file`): one timestamped event per line.
 
 It never holds raw audio or video bytes (only their sizes), and any configured secret (the API
-key) is masked wherever it would appear.
+key) is masked wherever it would appear. A new file is created 0600: it holds the whole transcript.
+A file that cannot be opened is a usage error; one that fails later (a full disk, /dev/full) is
+reported once and recording stops, while the session goes on.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import json
 import logging
 import os
 import time
-from datetime import datetime, timezone
-from typing import IO, Any
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +38,24 @@ class Recorder:
     def __init__(self, path: str | None = None, *, secrets: list[str] | None = None) -> None:
         self.path = path
         self.secrets = [s for s in (secrets or []) if s and len(s) >= 4]
-        self._file: IO[str] | None = None
+        self._fd: int | None = None
         self._t0 = time.monotonic()
         if path:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8", buffering=1)
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as e:
+                raise UserError(f"cannot open the log file {path}: {e.strerror or e}") from None
 
     @property
     def enabled(self) -> bool:
-        return self._file is not None
+        return self._fd is not None
 
     def event(self, kind: str, **fields: Any) -> None:
-        if self._file is None:
+        if self._fd is None:
             return
         record = {
-            "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "t": round(time.monotonic() - self._t0, 3),
             "event": kind,
             **_jsonable(fields),
@@ -56,12 +63,19 @@ class Recorder:
         line = json.dumps(record, ensure_ascii=False)
         for secret in self.secrets:
             line = line.replace(secret, "***")
+        fd, data = self._fd, (line + "\n").encode("utf-8", errors="replace")
         try:
-            self._file.write(line + "\n")
-        except (OSError, ValueError) as e:  # a full disk must not end the conversation
-            log.warning("cannot write the log file: %s", e)
+            # Unbuffered, one line per call: nothing is left half-written in a buffer to fail again at close.
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError as e:  # a full disk must not end the conversation, nor warn for every event
+            log.warning("cannot write the log file %s: %s; the rest of this session is not logged", self.path, e.strerror or e)
+            self.close()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError as e:  # e.g. a network file system reporting a late write error
+                log.warning("cannot close the log file %s: %s", self.path, e.strerror or e)
