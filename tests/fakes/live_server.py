@@ -508,7 +508,7 @@ class FakeLiveServer:
 
         try:
             asyncio.run(main())
-        except BaseException as e:  # surface start-up failures to the test thread
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread, which raises it
             if not ready.done():
                 ready.set_exception(e)
 
