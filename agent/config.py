@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
 
@@ -23,6 +23,24 @@ CONFIG_NAME = "gemini-live.toml"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class OAuthSettings(_Strict):
+    """A remote server's `oauth = { ... }`; all optional: discovery and registration fill in the rest."""
+
+    client_id: str | None = None  # pre-registered client (else a metadata document URL, else dynamic registration)
+    client_secret: str | None = None
+    client_metadata_url: str | None = None  # an https URL serving this client's metadata document (CIMD)
+    scopes: list[str] | str | None = None  # None: as the server asks (WWW-Authenticate, then scopes_supported)
+    redirect_port: int = Field(default=0, ge=0, le=65535)  # 127.0.0.1 port for the redirect; 0: any free one
+
+    @model_validator(mode="after")
+    def _secret_needs_id(self) -> OAuthSettings:
+        if self.client_secret is not None and self.client_id is None:
+            raise ValueError("`client_secret` needs `client_id`")
+        if self.client_metadata_url is not None and not self.client_metadata_url.startswith("https://"):
+            raise ValueError("`client_metadata_url` must be an https URL")
+        return self
 
 
 class McpServerConfig(_Strict):
@@ -39,6 +57,7 @@ class McpServerConfig(_Strict):
     url: str | None = None
     transport: Literal["stdio", "streamable-http", "sse"] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    oauth: OAuthSettings | bool | None = None  # None/true: OAuth 2.1 when the server asks for it; false: never
     # common
     include_tools: list[str] = Field(default_factory=list)
     exclude_tools: list[str] = Field(default_factory=list)
@@ -46,6 +65,22 @@ class McpServerConfig(_Strict):
     timeout: float = Field(default=60.0, gt=0)  # seconds per tool call
     startup_timeout: float = Field(default=30.0, gt=0)
     required: bool = False
+
+    @field_validator("oauth", mode="before")
+    @classmethod
+    def _oauth_table(cls, value: Any) -> Any:
+        """Report a bad `oauth` table by its own key, not by the union member pydantic tried."""
+        if value is None or isinstance(value, (bool, OAuthSettings)):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a table of OAuth settings, or true/false (got {value!r})")
+        try:
+            return OAuthSettings.model_validate(value)
+        except ValidationError as e:
+            first = e.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+            raise ValueError(f"{key}: {msg}" if key else msg) from None
 
     @model_validator(mode="after")
     def _one_kind(self) -> McpServerConfig:
@@ -55,7 +90,17 @@ class McpServerConfig(_Strict):
             raise ValueError(f"transport {self.transport!r} needs `url`, not `command`")
         if self.url is not None and self.transport == "stdio":
             raise ValueError("transport 'stdio' needs `command`, not `url`")
+        if self.command is not None and self.oauth not in (None, False):
+            raise ValueError("`oauth` applies to remote servers (`url`), not to `command`")
         return self
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return self.url is not None and self.oauth is not False
+
+    @property
+    def oauth_settings(self) -> OAuthSettings:
+        return self.oauth if isinstance(self.oauth, OAuthSettings) else OAuthSettings()
 
     @property
     def kind(self) -> str:

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
 from agent.tools.mcp_results import format_call_result, tools_from_raw
+from agent.tools.mcp_remote import RemoteConnector, clean
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
 from agent.tools.mcp_transports import WatchedReadStream, open_remote
 
@@ -98,6 +99,8 @@ class McpServer:
         self._restarts = 0
         self._lost_at = 0.0
         self._last_process: ServerProcess | None = None
+        # Remote servers: one connector for every connection (transport fallback, auth, diagnostics).
+        self.remote = RemoteConnector(cfg) if cfg.url is not None and transport is None else None
 
     # ---- the owning task ------------------------------------------------------------------
 
@@ -208,6 +211,10 @@ class McpServer:
                 self.processes.append(proc)
                 yield streams, proc
             return
+        if self.remote is not None:
+            async with self.remote.connect() as streams:
+                yield streams, None
+            return
         async with open_remote(cfg) as streams:
             yield streams, None
 
@@ -299,11 +306,12 @@ class McpServer:
         proc = self._last_process
         if proc is None or not proc.stderr_tail:
             return ""
-        tail = list(proc.stderr_tail)[-STDERR_LINES_IN_ERRORS:]
-        return "; last stderr lines:\n  " + "\n  ".join(tail)
+        return stderr_excerpt(proc)
 
     def _describe_failure(self, e: BaseException) -> str:
         cfg = self.cfg
+        if self.remote is not None and (why := self.remote.explain(e)):
+            return why
         if isinstance(e, FileNotFoundError) and cfg.kind == "stdio":
             return f"cannot run {cfg.command!r}: command not found (is it installed and on PATH?)"
         if isinstance(e, PermissionError) and cfg.kind == "stdio":
@@ -317,6 +325,19 @@ class McpServer:
         if cfg.kind != "stdio" and self._transport is None:
             return f"cannot reach {cfg.url}: {type(e).__name__}: {e}"
         return f"{type(e).__name__}: {e}{self._exit_note()}{self._stderr_note()}"
+
+
+def stderr_excerpt(proc: ServerProcess) -> str:
+    """The first and the last lines of a server's stderr (its reason is often the first), made safe to print."""
+    tail = list(proc.stderr_tail)[-STDERR_LINES_IN_ERRORS:]
+    head = proc.stderr_head[: max(0, proc.stderr_count - len(tail))]  # head lines the tail does not repeat
+    skipped = proc.stderr_count - len(head) - len(tail)
+    lines = [clean(line) for line in head]
+    if skipped > 0:
+        lines.append(f"… ({skipped} more lines)")
+    lines += [clean(line) for line in tail]
+    label = "first and last stderr lines" if skipped > 0 else "stderr"
+    return f"; {label}:\n  " + "\n  ".join(lines)
 
 
 def server_environment(extra: Mapping[str, str]) -> dict[str, str]:

@@ -32,6 +32,7 @@ SIGTERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL to the process group
 KILL_REAP_TIMEOUT = 0.5  # seconds for the event loop to see the SIGKILLed leader go
 STDERR_DRAIN_TIMEOUT = 0.2  # seconds to read what a dead server left in its stderr pipe
 STDERR_TAIL_LINES = 20
+STDERR_HEAD_LINES = 3  # a failed start's reason is often the first line, before a long traceback
 _POLL = 0.01
 
 
@@ -41,6 +42,8 @@ class ServerProcess:
 
     pid: int
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL_LINES))
+    stderr_head: list[str] = field(default_factory=list)
+    stderr_count: int = 0  # lines seen, so head and tail can be told apart
     returncode: int | None = None
 
 
@@ -153,6 +156,9 @@ def _parse_line(line: bytes) -> SessionMessage | str:
 def _stderr_line(raw: bytes, info: ServerProcess, label: str) -> None:
     line = raw.decode("utf-8", errors="replace").rstrip()
     if line:
+        info.stderr_count += 1
+        if len(info.stderr_head) < STDERR_HEAD_LINES:
+            info.stderr_head.append(line)
         info.stderr_tail.append(line)
         logger.debug("[%s stderr] %s", label, line)
 
