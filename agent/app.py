@@ -19,14 +19,17 @@ from typing import Any, TextIO
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 from google import genai
+from google.genai import types
 
+from agent import live_events as ev
 from agent.config import Config
 from agent.console import Console
 from agent.conversation import Conversation
 from agent.errors import SessionError, UserError
-from agent.events import AudioChunk, AudioStreamEnd, InputClosed, VideoFrame
+from agent.events import AudioChunk, AudioStreamEnd, FunctionResult, InputClosed, VideoFrame
 from agent.inputs import TextInputs
-from agent.live_config import build_live_config
+from agent.interaction import InteractionState, watch_stalls
+from agent.live_config import build_live_config, plan_session
 from agent.metrics import Metrics
 from agent.record import Recorder
 from agent.session import LiveSession
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 AUDIO_REPLY_GRACE = 10.0  # seconds to wait for a reply after audio input ends
 DRAIN_LIMIT = 30.0  # at most this long to let the speaker finish before a headless exit
 VOICED_DBFS = -45.0  # a mic block louder than this counts as speech for latency metrics
+# The websocket under the SDK: Live's pongs have been seen 8-30 s late, so a 20 s ping timeout
+# ends healthy sessions with "1011 keepalive ping timeout"; frames over the 1 MiB default (a long
+# text, a big toolCall) would close the connection with 1009; a silent server should not hold a
+# handoff for the default 10 s close handshake.
+WEBSOCKET_OPTIONS = {"ping_interval": 20, "ping_timeout": 60, "max_size": 16 * 1024 * 1024, "close_timeout": 3}
 
 
 def api_key_from_env() -> str | None:
@@ -53,7 +61,7 @@ def make_client() -> genai.Client:
             "or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION"
         )
     try:
-        return genai.Client()
+        return genai.Client(http_options=types.HttpOptions(async_client_args=dict(WEBSOCKET_OPTIONS)))
     except ValueError as e:  # the SDK's own credential checks
         raise UserError(f"cannot create the Gemini client: {e}") from None
 
@@ -66,8 +74,10 @@ class Agent:
         self.console = console or Console(verbose=config.verbose)
         self.recorder = Recorder(config.log_file, secrets=[api_key_from_env() or ""])
         self.metrics = Metrics()
-        self.conversation = Conversation(self.console, self.recorder, self.metrics)
-        self.inputs = TextInputs(config, stdin if stdin is not None else sys.stdin, self.conversation)
+        self.plan = plan_session(config)  # a model that cannot do what is asked fails here (exit 2)
+        self.state = InteractionState(self.plan.profile)
+        self.conversation = Conversation(self.console, self.recorder, self.metrics, self.state)
+        self.inputs = TextInputs(config, stdin if stdin is not None else sys.stdin, self.conversation, realtime_text=self.plan.realtime_text)
         self.session: LiveSession | None = None
         self.router: Any = None
         self.speaker: Any = None
@@ -75,6 +85,7 @@ class Agent:
         self.screen: Any = None
         self.audio_queue: Any = None
         self.tool_activity: Any = None
+        self.declared_tools = 0
 
     # ---- checks before anything connects ---------------------------------------------
 
@@ -82,6 +93,8 @@ class Agent:
         """Everything that can fail on the user's side fails here, before the network."""
         config = self.config
         found: dict[str, Any] = {}
+        for notice in self.plan.notices:
+            self.console.info(f"gemini-live: {notice}")
         if config.input_audio:
             from agent.media.wavfile import read_wav_16k_mono
 
@@ -124,7 +137,7 @@ class Agent:
                     self.metrics.user_speech()
             elif isinstance(item, AudioStreamEnd):
                 await self.session.send_audio_stream_end()
-                self.conversation.audio_input_ended(AUDIO_REPLY_GRACE)
+                self.state.audio_input_ended(AUDIO_REPLY_GRACE)
                 self.metrics.user_speech()
             elif isinstance(item, InputClosed):
                 self.inputs.close(item.source)
@@ -135,20 +148,45 @@ class Agent:
             async for frame in frames:
                 await self.session.send_video(frame)
 
-    async def _respond(self, results: list[Any]) -> None:
+    async def _respond(self, results: list[FunctionResult]) -> None:
         assert self.session is not None
         await self.session.send_tool_responses(results)
-        self.conversation.tool_responses_sent()
+        self.state.calls_answered([r.id for r in results])
 
-    # ---- notices ---------------------------------------------------------------------
+    # ---- the session's listener ------------------------------------------------------
 
-    def _notice(self, kind: str, fields: dict[str, Any]) -> None:
-        self.recorder.event(kind, **fields)
-        if kind == "reconnecting":
-            self.console.info(f"↻ connection lost ({fields['reason']}); reconnecting in {fields['delay']:.1f} s (attempt {fields['attempt']})")
-        elif kind == "resumed":
-            how = "resumed the conversation" if fields["with_handle"] else "reconnected (the conversation's context was not resumable)"
-            self.console.info(f"↻ {how} on a new connection")
+    def _on_session_event(self, event: ev.SessionEvent) -> None:
+        """Session notices are the app's; what the model says goes to the conversation."""
+        match event:
+            case ev.Raw(data):
+                self.console.event(data)
+            case ev.Connected(session_id, connection, resumed, with_handle):
+                self.conversation.record_setup(session_id, self.declared_tools)
+                if resumed:
+                    self.recorder.event("resumed", with_handle=with_handle, connection=connection)
+                    how = "resumed the conversation" if with_handle else "reconnected (the conversation's context was not resumable)"
+                    self.console.info(f"↻ {how} on a new connection")
+            case ev.Reconnecting(reason, attempt, delay):
+                self.recorder.event("reconnecting", reason=reason, attempt=attempt, delay=delay)
+                self.console.info(f"↻ connection lost ({reason}); reconnecting in {delay:.1f} s (attempt {attempt})")
+            case ev.Skipped(error):
+                self.recorder.event("malformed_message", error=error)
+            case ev.GoAway(time_left):
+                self.recorder.event("go_away", time_left=time_left)
+            case ev.ResumptionUpdate(handle, resumable):
+                if handle and resumable:
+                    self._save_handle(handle)
+                self.conversation.on_event(event)
+            case _:
+                self.conversation.on_event(event)
+
+    def _stalled(self, quiet: float) -> None:
+        """The model owes an answer and has been silent for reply_timeout seconds."""
+        self.recorder.event("stall", seconds=round(quiet, 1), phase=self.state.phase())
+        message = f"the model has not answered for {quiet:.0f} s (reply_timeout {self.config.reply_timeout:g} s)"
+        if self.inputs.headless and self.mic is None:
+            raise SessionError(message)  # nobody is there to wait: exit 1 instead of waiting for ever
+        self.console.error(message)
 
     def _save_handle(self, handle: str) -> None:
         self.recorder.event("resumption_handle")
@@ -156,10 +194,6 @@ class Agent:
             save_handle(state_path(self.config.state_file), handle, self.config.model)
         except OSError as e:
             log.warning("cannot save the session state for --resume: %s", e)
-
-    def _at_turn_boundary(self) -> bool:
-        """No user turn awaiting its answer, no model turn running, no tool call in flight."""
-        return self.conversation.idle
 
     # ---- run -------------------------------------------------------------------------
 
@@ -185,11 +219,14 @@ class Agent:
         catalog = await tg.start(toolset.run)
         for name, why in sorted(toolset.failures.items()):
             self.console.error(f"MCP server {name} failed to start and is left out: {why}")
-        self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics, on_change=self.conversation.tools_changed)
+        self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics)
         self.router = Router(catalog, respond=self._respond, observer=self.tool_activity)
         await tg.start(self.router.run)
         self.conversation.tools = self.router
         declarations = catalog.function_declarations()
+        self.declared_tools = len(declarations)
+        blocking = {d.name for d in declarations if d.behavior == types.Behavior.BLOCKING}
+        self.conversation.is_blocking = blocking.__contains__
         video = self.screen is not None
 
         if config.play_audio:
@@ -205,22 +242,24 @@ class Agent:
             self.conversation.sinks.append(recorder)
             tg.start_soon(_close_at_exit, recorder)
 
+        plan = self.plan
         self.session = LiveSession(
             client,
             config.model,
-            lambda handle: build_live_config(config, declarations, resume_handle=handle, video=video),
-            self.conversation.handle,
+            lambda handle: build_live_config(config, declarations, plan=plan, resume_handle=handle, video=video),
+            self._on_session_event,
+            self.state,
+            profile=plan.profile,
             resumption=config.session_resumption,
             resume_handle=found.get("handle"),
             attempts=config.reconnect_attempts,
-            at_turn_boundary=self._at_turn_boundary,
-            on_setup=lambda sid: self.conversation.record_setup(sid, {"tools": len(declarations)}),
-            on_notice=self._notice,
-            on_handle=self._save_handle,
+            setup_timeout=config.setup_timeout,
+            verbose=config.verbose,
         )
-        self.recorder.event("connect", model=config.model, base_url=self.session.base_url, tools=len(declarations))
+        self.recorder.event("connect", model=config.model, profile=plan.profile.family, base_url=self.session.base_url, tools=len(declarations))
         await tg.start(self.session.run)
         self.inputs.session = self.session
+        tg.start_soon(watch_stalls, self.state, config.reply_timeout, self._stalled)
 
         self.inputs.start(tg)
         await self._start_audio_input(tg, found)
@@ -273,10 +312,11 @@ class Agent:
 
     def _collect_metrics(self) -> None:
         m = self.metrics
-        m.turns = self.conversation.turns
+        m.turns = self.state.completed_turns
         if self.session is not None:
             m.reconnects, m.handoffs = self.session.reconnects, self.session.handoffs
             m.skipped_messages = self.session.skipped_messages
+            m.input_dropped_during_calls = self.session.input_dropped
         if self.speaker is not None:
             m.audio_underruns = self.speaker.stats.underruns
         if self.audio_queue is not None:

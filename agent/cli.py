@@ -28,7 +28,10 @@ def _config_options(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS  # only flags actually given override the config file
     p.add_argument("--config", metavar="FILE", help="config file (default: ./gemini-live.toml, then $XDG_CONFIG_HOME/gemini-live/config.toml)")
     p.add_argument("--mcp-config", metavar="FILE", default=S, help="MCP servers from a Claude Desktop / Cursor (mcpServers) or VS Code (servers) JSON file")
-    p.add_argument("--import-functions", metavar="FILE", action="append", default=S, help="expose the public functions of a Python file as tools (repeatable; added to the config's list)")
+    p.add_argument(
+        "--import-functions", metavar="FILE", action="append", default=S,
+        help="expose the public functions of a Python file as tools (repeatable; added to the config's list)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", default=S, help="print raw server events, one line each")
 
 
@@ -45,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gemini-live {__version__}")
     _config_options(p)
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=S, help=f"Live model name (default {DEFAULT_MODEL})")
+    g.add_argument("--model", default=S, help=f"Live model name (default {DEFAULT_MODEL}); see the README's model table")
+    g.add_argument(
+        "--thinking-level", choices=("minimal", "low", "medium", "high"), default=S,
+        help="thinking level, for models that take one (e.g. gemini-3.8-live-extended-thinking)",
+    )
     g.add_argument("--system-instruction", metavar="TEXT", default=S, help="system instruction for the model")
     g.add_argument("--initial-message", metavar="TEXT", default=S, help="a first user message, sent once the session is set up")
     g.add_argument("--initial-message-delay", metavar="SECONDS", type=float, default=S, help="wait this long before the initial message (default 0)")
@@ -76,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--session-resumption", action=B, default=S, help="resume through goAway and dropped connections (default on)")
     g.add_argument("--context-compression", action=B, default=S, help="sliding-window context compression (default on; always on with video)")
     g.add_argument("--log-file", metavar="FILE", default=S, help="append a JSONL record of the session's events")
+    g.add_argument("--setup-timeout", metavar="SECONDS", type=float, default=S, help="wait at most this long for the server to complete the setup (default 15)")
+    g.add_argument(
+        "--reply-timeout", metavar="SECONDS", type=float, default=S,
+        help="report a stall when the model owes an answer and is silent this long; a headless run then exits 1 (default 45)",
+    )
     return p
 
 

@@ -16,8 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
+from agent.profiles import DEFAULT_MODEL
 
-DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+__all__ = ["DEFAULT_MODEL", "Config", "McpServerConfig", "ModelProfileOverrides", "load_config"]
+
 CONFIG_NAME = "gemini-live.toml"
 
 
@@ -113,10 +115,34 @@ class McpServerConfig(_Strict):
         return self.name if self.prefix is None else self.prefix
 
 
+class ModelProfileOverrides(_Strict):
+    """`[model_profile]`: any field of a model profile, for a model gemini-live does not know yet."""
+
+    status: Literal["ga", "preview", "legacy"] | None = None
+    response_modalities: list[Literal["TEXT", "AUDIO"]] | None = Field(default=None, min_length=1)
+    search: bool | None = None
+    code_execution: bool | None = None
+    thinking: Literal["none", "level", "budget"] | None = None
+    thinking_levels: list[Literal["minimal", "low", "medium", "high"]] | None = None
+    affective_dialog: bool | None = None
+    proactive_audio: Literal["unsupported", "optional", "always_on"] | None = None
+    function_calling: Literal["sync_only", "sync_and_async", "async_default", "async_only"] | None = None
+    text_input: Literal["client_content", "realtime_input"] | None = None
+    interaction_end: Literal["turn_complete", "interaction_status"] | None = None
+    hold_input_during_calls: bool | None = None
+    blocking_cancelled_by_input: bool | None = None
+    max_input_tokens: int | None = Field(default=None, gt=0)
+
+    def fields_set(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class Config(_Strict):
     """Everything that shapes a session. Field names are the long flags in snake_case."""
 
-    model: str = DEFAULT_MODEL
+    model: str = Field(default=DEFAULT_MODEL, min_length=1)
+    model_profile: ModelProfileOverrides | None = None
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None = None
     voice: str = "Charon"
     system_instruction: str | None = None
     initial_message: str | None = None
@@ -153,27 +179,15 @@ class Config(_Strict):
     resume: bool = False
     state_file: str | None = None
     reconnect_attempts: int = Field(default=5, ge=0, le=50)
+    setup_timeout: float = Field(default=15.0, gt=0, le=600)  # seconds to wait for setupComplete
+    reply_timeout: float = Field(default=45.0, gt=0, le=3600)  # a user turn with no model activity this long is a stall
     # output
     verbose: bool = False
     log_file: str | None = None
 
     @property
-    def response_audio(self) -> bool:
-        """The model answers in audio unless text output was asked for."""
-        return not self.text_output
-
-    @property
     def play_audio(self) -> bool:
         return self.audio_output and not self.text_output
-
-    @property
-    def uses_realtime_text(self) -> bool:
-        """Gemini 3.x Live takes text after setup only as realtimeInput.text."""
-        if self.text_input_mode != "auto":
-            return self.text_input_mode == "realtime_input"
-        return re.search(r"gemini-(\d+)", self.model) is not None and int(
-            re.search(r"gemini-(\d+)", self.model).group(1)
-        ) >= 3
 
 
 # ---- ${VAR} expansion ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ cleanly; the user's speech as `you: …`). Diagnostics, tool activity, the statu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -157,10 +158,8 @@ async def read_lines(stream: TextIO, send: MemoryObjectSendStream[str]) -> None:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError, ValueError, OSError):
             pass  # the agent is shutting down, or stdin went away
         finally:
-            try:
+            with contextlib.suppress(RuntimeError):  # the event loop is gone
                 anyio.from_thread.run_sync(done.set, token=token)
-            except RuntimeError:
-                pass  # the event loop is gone
 
     threading.Thread(target=reader, name="stdin", daemon=True).start()
     async with send:

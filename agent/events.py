@@ -8,7 +8,7 @@ speaker, WAV recorder) as calls on their small interfaces.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 MIC_RATE = 16_000  # Live input audio: 16 kHz PCM16 mono
 SPEAKER_RATE = 24_000  # Live output audio: 24 kHz PCM16 mono
@@ -55,7 +55,7 @@ class InputClosed:
     source: str
 
 
-Input = Union[TextInput, AudioChunk, AudioStreamEnd, VideoFrame, InputClosed]
+Input = TextInput | AudioChunk | AudioStreamEnd | VideoFrame | InputClosed
 
 
 # ---- tool calls: session <-> router -----------------------------------------------------

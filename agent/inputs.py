@@ -17,10 +17,12 @@ from agent.conversation import Conversation
 
 
 class TextInputs:
-    def __init__(self, config: Config, stdin: TextIO, conversation: Conversation) -> None:
+    def __init__(self, config: Config, stdin: TextIO, conversation: Conversation, *, realtime_text: bool) -> None:
         self.config = config
         self.stdin = stdin
         self.conversation = conversation
+        self.realtime_text = realtime_text  # how the model's profile takes typed turns
+        self.headless = not stdin.isatty()  # a script: nobody will type an answer to a stall
         self.session: Any = None  # set once the Live session is up
         self._open: set[str] = set()
         self._changed = anyio.Event()
@@ -44,8 +46,8 @@ class TextInputs:
             self._initial_sent.set()
 
     async def send_text(self, text: str) -> None:
-        await self.session.send_text(text, realtime=self.config.uses_realtime_text)
-        self.conversation.user_turn_sent(text)
+        await self.session.send_text(text, realtime=self.realtime_text)
+        self.conversation.user_text_sent(text)
 
     async def _initial_message(self) -> None:
         try:
@@ -67,7 +69,7 @@ class TextInputs:
                     if not interactive:
                         # Piped lines are a script: each waits for the answer to the one before,
                         # where typed lines go at once (typing over the model interrupts it).
-                        await self.conversation.wait_idle()
+                        await self.conversation.state.wait_idle()
                     await self.send_text(line)
         self.close("stdin")
 
@@ -75,4 +77,4 @@ class TextInputs:
         """Headless contract: every input closed, then the model's turn (and tools) finished."""
         while self._open:
             await self._changed.wait()
-        await self.conversation.wait_idle()
+        await self.conversation.state.wait_idle()

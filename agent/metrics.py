@@ -31,6 +31,7 @@ class Metrics:
     frames_skipped: int = 0
     frames_dropped: int = 0
     skipped_messages: int = 0
+    input_dropped_during_calls: int = 0  # mic/video frames held back while a synchronous call ran
     _speech_ended_at: float | None = None
 
     def tool_finished(self, source: str, seconds: float, ok: bool) -> None:
@@ -70,6 +71,7 @@ class Metrics:
             "video_frames_skipped": self.frames_skipped,
             "video_frames_dropped": self.frames_dropped,
             "skipped_messages": self.skipped_messages,
+            "input_dropped_during_calls": self.input_dropped_during_calls,
         }
 
     def text(self) -> str:
@@ -84,6 +86,8 @@ class Metrics:
             parts.append(f"{s['handoffs']} handoffs, {s['reconnects']} reconnects")
         if s["audio_underruns"] or s["audio_dropped"]:
             parts.append(f"audio: {s['audio_underruns']} underruns, {s['audio_dropped']} dropped")
+        if s["input_dropped_during_calls"]:
+            parts.append(f"{s['input_dropped_during_calls']} mic/video frames held back during tool calls")
         if s["video_frames_sent"] or s["video_frames_skipped"]:
             parts.append(f"video: {s['video_frames_sent']} frames sent, {s['video_frames_skipped']} skipped")
         return "session: " + "; ".join(parts)

@@ -98,8 +98,10 @@ def guarded(body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         return _fail(*signals.exit_status())
     except Exception as e:  # noqa: BLE001 - the last line of defence: a message, not a traceback
-        logging.getLogger("agent").debug("unexpected error", exc_info=True)
-        return _fail(f"unexpected error: {type(e).__name__}: {e} (run with -v for details)", EXIT_SESSION)
+        # -v (the agent's loggers at INFO) shows the traceback that the message promises.
+        logging.getLogger("agent").info("unexpected error", exc_info=True)
+        text = str(e).splitlines()[0][:300] if str(e) else ""
+        return _fail(f"unexpected error: {type(e).__name__}: {text} (run with -v for details)", EXIT_SESSION)
     finally:
         signals.uninstall()
 

@@ -1,21 +1,30 @@
 """The Live connection: setup, the receive loop, the send side, resumption and reconnects.
 
-The wire belongs to google-genai; this module decides what to send when, hands every server
-message to the app, and keeps one logical conversation alive across connections:
+The wire belongs to google-genai; this module decides what to send when, turns every server
+message into events at its edge (agent.live_events) for one listener, and keeps one logical
+conversation alive across connections:
 
-- the newest resumption handle is kept; on `goAway` a new connection is opened with it at the
-  next turn boundary (or just before the time runs out) and the old one is closed;
-- an abrupt or server-side close (1006, 1011, ...) reconnects with backoff, a bounded number of
-  times; a close that means the request itself is wrong (1007, 1008, 1009) ends the session;
+- setup is bounded (`setup_timeout`), and a first frame that is not setupComplete is a failed
+  connection, said in one line;
+- the newest resumption handle is kept; on `goAway` the connection is handed off at the next
+  interaction boundary, or shortly before `timeLeft` runs out whatever is happening;
+- an abrupt or server-side close (1006, 1011, ...) reconnects with backoff; the budget counts
+  consecutive failures and is restored by a connection that makes progress; a handoff from a
+  connection that made none costs the same (a goAway storm backs off too); a close that means
+  the request itself is wrong (1007, 1008, 1009) ends the session;
 - senders wait while no connection is current, so input made during a handoff is buffered, and
-  user turns that were never answered are sent again on resume (a handle is only issued at a
-  turn boundary, so the resumed state does not hold them and this is not a duplicate).
+  user turns the resumed state does not hold are sent again (InteractionState decides which);
+- on models that close the socket for realtime input during an unanswered call, mic and video
+  frames are dropped (counted) and typed text waits until the call is answered.
+
+Only decoding the server's message is guarded against malformed input; an exception raised by
+the listener is the project's own bug and ends the session with its traceback under -v.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -27,8 +36,11 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from agent import live_events as ev
 from agent.errors import SessionError
 from agent.events import AudioChunk, FunctionResult, VideoFrame
+from agent.interaction import InteractionState
+from agent.profiles import ModelProfile
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +55,12 @@ CLOSE_MEANINGS = {
 }
 FATAL_CODES = {1007, 1008, 1009}  # the request itself is wrong: retrying would fail the same way
 HANDOFF_MARGIN = 5.0  # seconds before goAway's deadline by which the new connection is opened
+GO_AWAY_GRACE = 10.0  # a goAway without timeLeft: let the current turn finish for at most this long
+PROGRESS_AFTER = 30.0  # a connection that lived this long made progress, even if quiet
 BACKOFF_CAP = 8.0
+# Decoding failures of one server frame: the SDK raises these for frames it cannot parse
+# (not JSON, JSON that is not an object, fields of the wrong type); the connection is fine.
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
 
 
 def describe_close(code: int | None, reason: str | None) -> str:
@@ -76,18 +93,25 @@ def connect_failure(exc: BaseException, base: str) -> SessionError:
     return SessionError(f"cannot connect to Gemini Live at {base}: {exc}")
 
 
-def parse_duration(text: str | None) -> float | None:
-    """A protobuf Duration string ("50s", "1.5s") in seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)s\s*", text or "")
-    return float(m.group(1)) if m else None
+def first_line(text: str, limit: int = 160) -> str:
+    """The first non-empty line of what a server sent, cut to `limit` characters."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class _Retry(Exception):
     """The connection ended in a way worth reconnecting from."""
 
     def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(describe_close(code, reason))
+        super().__init__(describe_close(code, reason) if code else reason)
         self.code, self.reason = code, reason
+
+
+class _BadSetup(Exception):
+    """The server never completed the setup, or answered it with something else."""
+
+
+Listener = Callable[[ev.SessionEvent], None]
 
 
 class LiveSession:
@@ -98,38 +122,39 @@ class LiveSession:
         client: genai.Client,
         model: str,
         build_config: Callable[[str | None], types.LiveConnectConfig],
-        on_message: Callable[[types.LiveServerMessage], None],
+        listener: Listener,
+        state: InteractionState,
         *,
+        profile: ModelProfile,
         resumption: bool = True,
         resume_handle: str | None = None,
         attempts: int = 5,
-        at_turn_boundary: Callable[[], bool] = lambda: True,
-        on_setup: Callable[[str | None], None] | None = None,
-        on_notice: Callable[[str, dict[str, Any]], None] | None = None,
-        on_handle: Callable[[str], None] | None = None,
+        setup_timeout: float = 15.0,
+        verbose: bool = False,
     ) -> None:
         self.client = client
         self.model = model
         self.build_config = build_config
-        self.on_message = on_message
+        self.listener = listener
+        self.state = state
+        self.profile = profile
         self.resumption = resumption
         self.resume_handle = resume_handle
         self.attempts = attempts
-        self.at_turn_boundary = at_turn_boundary
-        self.on_setup = on_setup
-        self.on_notice = on_notice or (lambda kind, fields: None)
-        self.on_handle = on_handle
+        self.setup_timeout = setup_timeout
+        self.verbose = verbose
         self.connections = 0
         self.reconnects = 0
         self.handoffs = 0
         self.skipped_messages = 0
+        self.input_dropped = 0  # realtime frames dropped while a call was unanswered (sync profiles)
         self._session: Any = None  # google.genai.live.AsyncSession while one is current
         self._ready = anyio.Event()
         self._replaced = anyio.Event()  # set each time the current connection goes away
         self._ended = False
-        self._unanswered: list[tuple[str, bool]] = []  # (text, realtime) sent and not yet answered
         self._go_away_at: float | None = None
         self._go_away = anyio.Event()  # set by goAway on the current connection
+        self._progress = False  # the current connection completed a turn (or lived a while)
 
     @property
     def base_url(self) -> str:
@@ -140,21 +165,25 @@ class LiveSession:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, report started after setupComplete, then keep the conversation connected."""
-        failures = 0
+        failures = 0  # consecutive connections that ended without progress
         try:
             while True:
                 try:
                     await self._connection(task_status if self.connections == 0 else None, after_drop=failures > 0)
-                    failures = 0  # a handoff: connect again at once
+                    if self._progress:
+                        failures = 0
+                        continue  # a handoff: connect again at once
+                    failures += 1  # a goAway before any progress: back off like a drop
+                    reason = "the server ended the connection (goAway) before any turn completed"
                 except _Retry as retry:
+                    failures = 0 if self._progress else failures
                     failures += 1
-                    if failures > self.attempts:
-                        raise SessionError(
-                            f"Gemini Live connection lost ({retry}); gave up after {self.attempts} attempts to reconnect"
-                        ) from None
-                    delay = min(BACKOFF_CAP, 0.5 * 2 ** (failures - 1))
-                    self.on_notice("reconnecting", {"reason": str(retry), "attempt": failures, "delay": delay})
-                    await anyio.sleep(delay)
+                    reason = str(retry)
+                if failures > self.attempts:
+                    raise SessionError(f"Gemini Live connection lost ({reason}); gave up after {self.attempts} attempts to reconnect")
+                delay = min(BACKOFF_CAP, 0.5 * 2 ** (failures - 1))
+                self.listener(ev.Reconnecting(reason, failures, delay))
+                await anyio.sleep(delay)
         finally:
             self._ended = True
             self._ready.set()  # wake senders so they see the end
@@ -163,39 +192,64 @@ class LiveSession:
     async def _connection(self, task_status: anyio.abc.TaskStatus[None] | None, *, after_drop: bool = False) -> None:
         first = task_status is not None
         handle = self.resume_handle if self.resumption else None
-        before_setup = True  # a first connection that never got set up is not retried
+        self._progress = False
+        set_up = False  # a first connection that never got set up is not retried
         try:
-            async with self.client.aio.live.connect(model=self.model, config=self.build_config(handle)) as session:
+            async with contextlib.AsyncExitStack() as stack:
+                session = await self._open(stack, handle)
+                set_up = True
                 self.connections += 1
-                if self.on_setup:
-                    self.on_setup(session.session_id)
+                opened_at = time.monotonic()
                 if after_drop:
                     self.reconnects += 1
                 if not first:
-                    self.on_notice("resumed", {"with_handle": bool(handle), "connection": self.connections})
+                    self.state.connection_replaced()
                 self._go_away_at = None
                 self._go_away = anyio.Event()
                 self._session = session
                 self._ready.set()
-                before_setup = False
+                self.listener(ev.Connected(session.session_id, self.connections, not first, bool(handle)))
                 if task_status is not None:
                     task_status.started()
-                await self._replay(session)
-                await self._receive_until_handoff(session)
+                try:
+                    await self._replay(session)
+                    await self._receive_until_handoff(session)
+                finally:
+                    self._progress = self._progress or time.monotonic() - opened_at >= PROGRESS_AFTER
                 self.handoffs += 1
                 self._detach()  # new input waits for the next connection from here on
         except (genai_errors.APIError, websockets.ConnectionClosed) as e:
             # APIError from the SDK's receive; ConnectionClosed from a send (the replay) it does not wrap.
             self._detach()
             code, reason = close_of(e)
-            if (first and before_setup) or code in FATAL_CODES:
+            if (first and not set_up) or code in FATAL_CODES:
                 raise SessionError(f"Gemini Live closed the session ({describe_close(code, reason)})") from None
             raise _Retry(code, reason) from None
+        except _BadSetup as e:
+            self._detach()
+            if first:
+                raise SessionError(str(e)) from None
+            raise _Retry(None, str(e)) from None
         except (OSError, websockets.InvalidStatus, websockets.InvalidHandshake) as e:
             self._detach()
-            if first and before_setup:
+            if first and not set_up:
                 raise connect_failure(e, self.base_url) from None
             raise _Retry(None, str(connect_failure(e, self.base_url))) from None
+
+    async def _open(self, stack: contextlib.AsyncExitStack, handle: str | None) -> Any:
+        """Connect and wait (bounded) for setupComplete; anything else first is a failed setup."""
+        connect = self.client.aio.live.connect(model=self.model, config=self.build_config(handle))
+        try:
+            with anyio.fail_after(self.setup_timeout):
+                session = await stack.enter_async_context(connect)
+        except TimeoutError:
+            raise _BadSetup(f"Gemini Live did not complete the setup within {self.setup_timeout:g} s") from None
+        except ValueError as e:  # the SDK could not parse the first frame (an HTML error page, say)
+            raise _BadSetup(f"Gemini Live answered the setup with something that is not JSON: {first_line(str(e))}") from None
+        if session.setup_complete is None:
+            # The SDK consumed a first message that was not setupComplete; it is lost either way.
+            raise _BadSetup("Gemini Live answered the setup with another message instead of setupComplete")
+        return session
 
     def _detach(self) -> None:
         if self._session is not None:
@@ -210,10 +264,10 @@ class LiveSession:
             await self._replaced.wait()
 
     async def _replay(self, session: Any) -> None:
-        """Send again the user turns the resumed state cannot hold."""
-        for text, realtime in list(self._unanswered):
+        """Send again the user turns the resumed state does not hold."""
+        for turn in self.state.replayable():
             log.info("resending an unanswered turn after reconnect")
-            await self._send_text_on(session, text, realtime=realtime)
+            await self._send_text_on(session, turn.text, realtime=turn.realtime)
 
     async def _receive_until_handoff(self, session: Any) -> None:
         """Receive until a goAway handoff is due; a closed connection raises its APIError."""
@@ -221,46 +275,55 @@ class LiveSession:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._receive, session, tg.cancel_scope, failure)
             await self._go_away.wait()  # a failed receive cancels this wait with the group
-            # Hand off at a turn boundary, or before the deadline whatever is happening.
-            while not (self.at_turn_boundary() or time.monotonic() >= (self._go_away_at or 0)):
-                await anyio.sleep(0.05)
+            # Hand off at an interaction boundary, or before the deadline whatever is happening.
+            with anyio.move_on_after(max(0.0, (self._go_away_at or 0) - time.monotonic())):
+                while not self.state.idle:
+                    await self.state.wait_changed()
             tg.cancel_scope.cancel()
         if failure:
             raise failure[0]
 
     async def _receive(self, session: Any, scope: anyio.CancelScope, failure: list[BaseException]) -> None:
         while True:
-            try:
-                # receive() ends after each completed turn; the next call carries on.
-                async for message in session.receive():
-                    self._on_message(message)
-            except genai_errors.APIError as e:
-                failure.append(e)  # raised by the caller, outside this task group
-                scope.cancel()
-                return
-            except (ValueError, TypeError) as e:
-                # The SDK gives up on a frame it cannot parse; the connection itself is fine.
-                self.skipped_messages += 1
-                log.warning("skipped a malformed server message: %s", str(e)[:200])
-                self.on_notice("malformed_message", {"error": str(e)[:200]})
+            messages = session.receive()  # ends after each completed interaction; the next call carries on
+            while True:
+                try:
+                    message = await messages.__anext__()
+                except StopAsyncIteration:
+                    break
+                except genai_errors.APIError as e:
+                    failure.append(e)  # raised by the caller, outside this task group
+                    scope.cancel()
+                    return
+                except MALFORMED as e:
+                    self._skipped(e)
+                    break  # the SDK's iterator is finished after an error; start a new one
+                try:
+                    events = ev.decode(message)
+                except MALFORMED as e:
+                    self._skipped(e)
+                    continue
+                if self.verbose:
+                    self.listener(ev.Raw(message.model_dump(exclude_none=True, mode="python")))
+                for event in events:
+                    self._on_event(event)  # not guarded: the listener's errors are ours, not the server's
 
-    def _on_message(self, message: types.LiveServerMessage) -> None:
-        update = message.session_resumption_update
-        if update and update.resumable and update.new_handle:
-            # The handle names the state when the server issued it, which may be before the turns
-            # sent since; only a turnComplete proves a turn is held, so the list is not cleared here.
-            self.resume_handle = update.new_handle
-            if self.on_handle:
-                self.on_handle(update.new_handle)
-        if message.go_away is not None:
-            left = parse_duration(message.go_away.time_left)
-            margin = min(HANDOFF_MARGIN, (left or 0) / 2)
-            self._go_away_at = time.monotonic() + max(0.0, (left or 0) - margin)
+    def _skipped(self, error: BaseException) -> None:
+        self.skipped_messages += 1
+        text = first_line(str(error), 200)
+        log.warning("skipped a malformed server message: %s", text)
+        self.listener(ev.Skipped(text))
+
+    def _on_event(self, event: ev.ServerEvent) -> None:
+        if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:
+            self.resume_handle = event.handle
+        elif isinstance(event, ev.GoAway):
+            left = event.time_left if event.time_left is not None else GO_AWAY_GRACE + HANDOFF_MARGIN
+            self._go_away_at = time.monotonic() + max(0.0, left - min(HANDOFF_MARGIN, left / 2))
             self._go_away.set()
-            self.on_notice("go_away", {"time_left": message.go_away.time_left})
-        if message.server_content and message.server_content.turn_complete:
-            self._unanswered.clear()
-        self.on_message(message)
+        elif isinstance(event, ev.TurnComplete):
+            self._progress = True
+        self.listener(event)
 
     # ---- sending ---------------------------------------------------------------------
 
@@ -292,27 +355,40 @@ class LiveSession:
         if realtime:
             await session.send_realtime_input(text=text)
         else:
-            await session.send_client_content(
-                turns=types.Content(role="user", parts=[types.Part(text=text)]), turn_complete=True
-            )
+            await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text=text)]), turn_complete=True)
+
+    @property
+    def _holding(self) -> bool:
+        """A call is unanswered on a model that closes the socket for realtime input meanwhile."""
+        return self.profile.hold_input_during_calls and bool(self.state.calls)
 
     async def send_text(self, text: str, *, realtime: bool) -> None:
-        """A user turn: realtimeInput.text for Gemini 3.x Live, a clientContent turn otherwise."""
+        """A user turn: realtimeInput.text or a clientContent turn, as the model's profile says."""
+        while self._holding:
+            await self.state.wait_changed()
 
         async def action(session: Any) -> None:
             await self._send_text_on(session, text, realtime=realtime)
-            self._unanswered.append((text, realtime))
+            self.state.user_turn_sent(text, realtime=realtime)
 
         await self._send(action)
 
     async def send_audio(self, chunk: AudioChunk) -> None:
+        if self._holding:
+            self.input_dropped += 1
+            return
         blob = types.Blob(data=chunk.data, mime_type=f"audio/pcm;rate={chunk.rate}")
         await self._send(lambda s: s.send_realtime_input(audio=blob))
 
     async def send_audio_stream_end(self) -> None:
+        while self._holding:  # it is realtime input too, but it must not be lost
+            await self.state.wait_changed()
         await self._send(lambda s: s.send_realtime_input(audio_stream_end=True))
 
     async def send_video(self, frame: VideoFrame) -> None:
+        if self._holding:
+            self.input_dropped += 1
+            return
         blob = types.Blob(data=frame.data, mime_type=frame.mime_type)
         await self._send(lambda s: s.send_realtime_input(video=blob))
 

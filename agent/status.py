@@ -6,7 +6,14 @@ from typing import Any
 
 import anyio
 
-REFRESH = 0.1  # seconds
+REFRESH = 0.1  # seconds: the mic meter moves; the phase comes from the InteractionState
+_PHASES = {
+    "tool": "⚙ tool running",
+    "answering": "… model answering",
+    "thinking": "… model thinking",
+    "waiting": "… waiting for the model",
+    "idle": "🎤 listening",
+}
 
 
 def describe(agent: Any) -> str:
@@ -17,10 +24,8 @@ def describe(agent: Any) -> str:
         parts.append("⚙ running " + ", ".join(sorted(set(running.values()))))
     elif agent.speaker is not None and agent.speaker.playing:
         parts.append("🔊 model speaking")
-    elif agent.conversation.turn_active:
-        parts.append("… model answering")
     else:
-        parts.append("🎤 listening")
+        parts.append(_PHASES[agent.state.phase()])
     if agent.mic is not None:
         from agent.media.mic import level_bar
 

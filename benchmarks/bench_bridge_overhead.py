@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -67,15 +68,16 @@ from agent.app import Agent, unwrap  # noqa: E402
 from agent.config import Config, McpServerConfig  # noqa: E402
 from agent.console import Console  # noqa: E402
 from agent.events import FunctionCall, FunctionResult  # noqa: E402
+from agent.live_events import ToolCall  # noqa: E402
 from agent.metrics import Metrics  # noqa: E402
 from agent.record import Recorder  # noqa: E402
 from agent.tools.catalog import build_catalog  # noqa: E402
 from agent.tools.mcp import McpServer  # noqa: E402
 from agent.tools.router import Router  # noqa: E402
 from agent.tools.toolset import ToolActivity, mcp_source  # noqa: E402
+from benchmarks.fake_live_process import FakeServerProcess, HeldStdin  # noqa: E402
 from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
 from tests.fakes.mcp_servers import build_server, in_memory, raw_stdio_command, stdio_command  # noqa: E402
-from benchmarks.fake_live_process import FakeServerProcess, HeldStdin  # noqa: E402
 
 GOAL_MS = 1.0
 TOOL = "echo"
@@ -151,14 +153,14 @@ class WireStamps:
 
 def instrument(agent: Agent, stamps: AgentStamps) -> None:
     """Timestamps at the agent's two edges; set before run() so _start binds them."""
-    handle = agent.conversation.handle
+    handle = agent.conversation.on_event
 
-    def timed_handle(message: Any) -> None:
+    def timed_handle(event: Any) -> None:
         now = clock()
-        if message.tool_call and message.tool_call.function_calls:
-            for c in message.tool_call.function_calls:
-                stamps.handled[c.id or ""] = now
-        handle(message)
+        if isinstance(event, ToolCall):
+            for c in event.calls:
+                stamps.handled[c.id] = now
+        handle(event)
 
     respond = agent._respond
 
@@ -171,7 +173,7 @@ def instrument(agent: Agent, stamps: AgentStamps) -> None:
         for r in results:
             stamps.respond_out[r.id] = done
 
-    agent.conversation.handle = timed_handle  # type: ignore[method-assign]
+    agent.conversation.on_event = timed_handle  # type: ignore[method-assign]
     agent._respond = timed_respond  # type: ignore[method-assign]
 
 
@@ -243,10 +245,8 @@ def fake_server_process(pipe: Any) -> None:
                 pipe.send(("ok", result))
             except Exception as e:  # noqa: BLE001 - reported to the parent
                 pipe.send(("error", f"{type(e).__name__}: {e}"))
-        try:
+        with contextlib.suppress(Exception):  # the agent may leave without closing
             asyncio.run_coroutine_threadsafe(conn.wait_closed(5), server._loop).result(timeout=10)
-        except Exception:  # noqa: BLE001
-            pass
     pipe.send(("stopped", [repr(e) for e in server.errors]))
 
 

@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import json
 import os
 import random
@@ -70,8 +71,9 @@ from agent.app import Agent, unwrap  # noqa: E402
 from agent.config import Config  # noqa: E402
 from agent.console import Console  # noqa: E402
 from agent.events import AudioChunk  # noqa: E402
-from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
+from agent.live_events import Interrupted  # noqa: E402
 from benchmarks.fake_live_process import FakeServerProcess, HeldStdin  # noqa: E402
+from tests.fakes.live_server import FakeConnection, FakeLiveServer  # noqa: E402
 
 GOAL_RATIO = 1.2
 GOAL_ABS_PCT = 3.0
@@ -195,10 +197,8 @@ class Driver:
         if kind == "stream_stop":  # (turn_complete: bool)
             if self.task is not None:
                 self.task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await self.task
-                except asyncio.CancelledError:
-                    pass
                 self.task = None
             conn = self.scenario.conns[self.stats["index"]]
             if args[0]:
@@ -258,10 +258,8 @@ def fake_server_process(pipe: Any) -> None:
                 pipe.send(("ok", result))
             except Exception as e:  # noqa: BLE001 - reported to the parent
                 pipe.send(("error", f"{type(e).__name__}: {e}"))
-    try:
+    with contextlib.suppress(OSError):  # the parent may be gone
         pipe.send(("stopped", [repr(e) for e in server.errors]))
-    except OSError:
-        pass
 
 
 # ---- the mic feed --------------------------------------------------------------------------------
@@ -445,19 +443,18 @@ class Probe:
         self.to_entered: list[float] = []  # captured -> send_audio entered
         self.to_sent: list[float] = []  # captured -> send_audio returned
         self.interrupts: list[Interrupt] = []
-        handle = agent.conversation.handle
+        handle = agent.conversation.on_event
 
-        def timed_handle(message: Any) -> None:
-            sc = message.server_content
-            if sc is not None and sc.interrupted and agent.speaker is not None:
+        def timed_handle(event: Any) -> None:
+            if isinstance(event, Interrupted) and agent.speaker is not None:
                 spk = agent.speaker
                 now = clock()
                 jb = spk._jb
                 self.interrupts.append(Interrupt(now, len(jb.flush_waits), jb.buffered * 1000.0 / spk._rate))
-            handle(message)
+            handle(event)
 
-        # Bound into LiveSession in Agent._start: set before run().
-        agent.conversation.handle = timed_handle  # type: ignore[method-assign]
+        # The app looks the listener up per event.
+        agent.conversation.on_event = timed_handle  # type: ignore[method-assign]
 
     def wrap_session(self, session: Any) -> None:
         send_audio = session.send_audio
@@ -600,7 +597,7 @@ def print_report(opts: argparse.Namespace, bare: Usage, bws: Usage, ag: AgentRes
     p = ag.probe
     sent_ms = [v * 1000 for v in (p.to_sent if p else [])]
     entered_ms = [v * 1000 for v in (p.to_entered if p else [])]
-    call_ms = [(s2 - e2) * 1000 for s2, e2 in zip(p.to_sent, p.to_entered)] if p else []
+    call_ms = [(s2 - e2) * 1000 for s2, e2 in zip(p.to_sent, p.to_entered, strict=True)] if p else []
     print(f"\n[2] mic block captured -> sent on the websocket, {len(sent_ms)} blocks in the CPU window "
           f"(device-side input latency before captured_at not included; PortAudio reports {ag.pa_latency_ms[0]:.1f} ms)")
     print(f"  {'':<48} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  ms")

@@ -170,6 +170,7 @@ def test_shipped_json_examples_load(clean_env: Path, example: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "mode", "realtime"),
     [
+        ("gemini-3.8-live", "auto", True),
         ("gemini-2.5-flash-native-audio-preview-12-2025", "auto", False),
         ("gemini-live-2.5-flash-preview", "auto", False),
         ("gemini-3.1-flash-live-preview", "auto", True),
@@ -178,4 +179,6 @@ def test_shipped_json_examples_load(clean_env: Path, example: Path) -> None:
     ],
 )
 def test_text_input_mode_by_model(model: str, mode: str, realtime: bool) -> None:
-    assert Config(model=model, text_input_mode=mode).uses_realtime_text is realtime
+    from agent.live_config import plan_session
+
+    assert plan_session(Config(model=model, text_input_mode=mode)).realtime_text is realtime

@@ -33,19 +33,27 @@ CASES: list[tuple[str, tuple[str, ...], str, Any]] = [
         modalities(s) == ["AUDIO"] and voice(s) == "Charon" and tool_kinds(s) == ["google_search"]
         and "input_audio_transcription" in s and "output_audio_transcription" in s
         and s["session_resumption"] == {} and s["context_window_compression"] == {"sliding_window": {}}
-        and s["model"] == "models/gemini-2.5-flash-native-audio-preview-12-2025"
+        and s["model"] == "models/gemini-3.8-live" and "thinking_config" not in s.get("generation_config", {})
     )),
     ("model", ("--model", "gemini-live-2.5-flash-preview"), 'model = "gemini-live-2.5-flash-preview"',
      lambda s: s["model"] == "models/gemini-live-2.5-flash-preview"),
     ("voice", ("--voice", "Kore"), 'voice = "Kore"', lambda s: voice(s) == "Kore"),
     ("system_instruction", ("--system-instruction", "Be brief."), 'system_instruction = "Be brief."',
      lambda s: s["system_instruction"]["parts"] == [{"text": "Be brief."}]),
+    # gemini-3.8-live answers in audio only: --text-output keeps AUDIO and prints the transcript.
     ("text_output", ("--text-output",), "text_output = true",
+     lambda s: modalities(s) == ["AUDIO"] and "output_audio_transcription" in s),
+    ("text_output on a model with TEXT", ("--text-output", "--model", "gemini-live-2.5-flash-preview"),
+     'text_output = true\nmodel = "gemini-live-2.5-flash-preview"',
      lambda s: modalities(s) == ["TEXT"] and voice(s) is None and "output_audio_transcription" not in s),
+    ("thinking_level", ("--model", "gemini-3.8-live-extended-thinking", "--thinking-level", "high"),
+     'model = "gemini-3.8-live-extended-thinking"\nthinking_level = "high"',
+     lambda s: s["generation_config"]["thinking_config"] == {"thinking_level": "HIGH"}),
     ("no_audio_output keeps audio and voice", ("--no-audio-output", "--voice", "Puck"), 'voice = "Puck"',
      lambda s: modalities(s) == ["AUDIO"] and voice(s) == "Puck" and "output_audio_transcription" in s),
     ("no_search", ("--no-search",), "search = false", lambda s: "tools" not in s),
-    ("code_execution", ("--code-execution",), "code_execution = true",
+    ("code_execution", ("--code-execution", "--model", "gemini-live-2.5-flash-preview"),
+     'code_execution = true\nmodel = "gemini-live-2.5-flash-preview"',
      lambda s: tool_kinds(s) == ["google_search", "code_execution"]),
     ("no_session_resumption", ("--no-session-resumption",), "session_resumption = false",
      lambda s: "session_resumption" not in s),

@@ -26,7 +26,7 @@ def test_text_round_trip_subprocess(live) -> None:
     assert result.stdout == "echo: hello\n"
     conn = server.connections[0]
     assert conn.texts() == ["hello"]
-    assert conn.received[0].kind == "client_content"  # Gemini 2.5 takes text as a clientContent turn
+    assert conn.received[0].kind == "realtime_input"  # gemini-3.8-live, the default, takes text as realtimeInput
     assert conn.headers["x-goog-api-key"] == API_KEY
 
 
@@ -74,7 +74,7 @@ def test_piped_lines_wait_for_each_answer(live) -> None:
     assert result.status == 0, result.stderr
     assert result.stdout == "answer to first \nanswer to second \n"
     log = [(m.kind, m.text) for _, m in server.log if m.text]
-    assert log == [("client_content", "first"), ("client_content", "second")]
+    assert log == [("realtime_input", "first"), ("realtime_input", "second")]
 
 
 def test_eof_waits_for_the_turn_to_finish(live) -> None:
@@ -167,7 +167,7 @@ def test_verbose_prints_events_and_log_file_records(live, clean_env: Path) -> No
     assert any("turn_complete" in line for line in result.stderr.splitlines())
     events = [json.loads(line) for line in log_file.read_text().splitlines()]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "connect" and "setup_complete" in kinds and "exit" == kinds[-1]
+    assert kinds[0] == "connect" and "setup_complete" in kinds and kinds[-1] == "exit"
     assert {"event": "user_text", "text": "hello"}.items() <= next(e for e in events if e["event"] == "user_text").items()
     assert next(e for e in events if e["event"] == "model_text")["text"] == "echo: hello"
     for text in (result.stdout, result.stderr, log_file.read_text()):
