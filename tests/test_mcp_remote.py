@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,7 +21,7 @@ from agent.config import McpServerConfig
 from agent.tools.mcp import McpHub, McpServer
 from tests.fakes.mcp_servers import build_server
 from tests.test_mcp import running
-from tests.web import serving
+from tests.web import WebServer, serving
 
 
 @pytest.fixture
@@ -156,3 +158,83 @@ async def test_a_short_stderr_is_shown_whole_and_once() -> None:
         pass
     assert server.error.count("one") == 1 and server.error.count("two") == 1
     assert "more lines" not in server.error
+
+
+# ---- a remote server that goes away and comes back ------------------------------------------
+
+
+def mcp_app(kind: str, *, extra_tool: bool = False) -> Any:
+    """A fresh basic MCP server app (an app's session manager runs once), optionally with one more tool."""
+    mcp = build_server("basic")
+    if extra_tool:
+
+        @mcp.tool()
+        def added() -> str:
+            """A tool the server gained while it was down."""
+            return "new"
+
+    return mcp.sse_app() if kind == "sse" else mcp.streamable_http_app()
+
+
+async def call_until_it_works(server: McpServer, tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Call every 0.1 s until the answer is not an error; every error must say it is retryable."""
+    errors: list[dict[str, Any]] = []
+    with anyio.fail_after(60):
+        while "error" in (result := await server.call(tool, args)):
+            assert "retryable" in result["error"] or "try again" in result["error"], result
+            errors.append(result)
+            await anyio.sleep(0.1)
+    return errors
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["streamable-http", "sse"])
+async def test_a_server_that_was_down_for_a_while_works_again(kind: str) -> None:
+    path = "/sse" if kind == "sse" else "/mcp"
+    web = WebServer(mcp_app(kind)).start()
+    try:
+        server = McpServer(McpServerConfig(name="web", url=f"{web.origin}{path}", transport=kind), backoff=0.05)
+        async with running(server):
+            assert server.remote is not None
+            assert await server.call("add", {"a": 1, "b": 2}) == {"output": {"result": 3}}
+            await anyio.to_thread.run_sync(web.stop)
+
+            # While it is down every call is answered, as retryable, and it keeps being retried
+            # well past the five attempts after which it used to be given up for the session.
+            with anyio.fail_after(60):
+                first = await server.call("add", {"a": 1, "b": 2})
+                assert "error" in first and "retryable" in first["error"]
+                while server.remote.retry.attempts < 8:
+                    result = await server.call("echo", {"text": "x"})
+                    assert "unavailable right now (retryable)" in result["error"]
+                    await anyio.sleep(0.05)
+                assert "cannot reach" in (await server.call("echo", {"text": "x"}))["error"]
+            assert server.state != "failed"
+
+            web.app = mcp_app(kind, extra_tool=True)
+            await anyio.to_thread.run_sync(web.start)
+            await call_until_it_works(server, "add", {"a": 20, "b": 22})
+            assert await server.call("add", {"a": 20, "b": 22}) == {"output": {"result": 42}}
+            assert server.state == "ready"
+            assert "added" in {t.name for t in server.tools}  # listed again once back
+    finally:
+        web.stop()
+
+
+@pytest.mark.anyio
+async def test_a_server_restarted_while_idle_gets_a_new_session() -> None:
+    """The new process does not know our session id (HTTP 404): the client starts a new session."""
+    web = WebServer(mcp_app("streamable-http")).start()
+    try:
+        server = McpServer(McpServerConfig(name="web", url=f"{web.origin}/mcp"), backoff=0.05)
+        async with running(server):
+            assert await server.call("echo", {"text": "a"}) == {"output": {"result": "a"}}
+            await anyio.to_thread.run_sync(web.stop)
+            web.app = mcp_app("streamable-http")
+            await anyio.to_thread.run_sync(web.start)
+            errors = await call_until_it_works(server, "echo", {"text": "b"})
+            assert len(errors) <= 2, errors  # at most the call that met the old session, and one while reconnecting
+            if errors:
+                assert "no longer knows this session" in errors[0]["error"] and "did not run" in errors[0]["error"]
+    finally:
+        web.stop()

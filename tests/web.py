@@ -26,7 +26,7 @@ class WebServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15) -> WebServer:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on",
                                 timeout_graceful_shutdown=1)  # open SSE streams do not hold up a stop
         server = uvicorn.Server(config)
         if self.port:

@@ -36,11 +36,24 @@ from mcp.shared.message import SessionMessage
 from agent.config import McpServerConfig
 
 logger = logging.getLogger(__name__)
+# The SDK's transports log a dropped connection as an error with a traceback; we report it once,
+# in words, ourselves. Their records show only when the agent logs verbosely (-v).
+SDK_LOGGERS = ("mcp.client.sse", "mcp.client.streamable_http", "mcp.client.auth.oauth2")
+
+
+def _verbose_only(record: logging.LogRecord) -> bool:
+    return logging.getLogger("agent").isEnabledFor(logging.INFO)
+
+
+for _name in SDK_LOGGERS:
+    logging.getLogger(_name).addFilter(_verbose_only)
 
 OTHER_KIND = {"streamable-http": "sse", "sse": "streamable-http"}
 KIND_NAMES = {"streamable-http": "streamable HTTP", "sse": "SSE"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 NOTES_KEPT = 32
+RECONNECT_CAP = 30.0  # seconds between attempts to reach a dropped server, at most
+SESSION_GONE_TEXT = "the server no longer knows this session (did it restart?); the call did not run: reconnecting, try again"
 # What mcp's streamable HTTP client answers a request with when the POST failed at the HTTP level.
 STAND_IN_ERRORS = {(types.INTERNAL_ERROR, "Server returned an error response"), (types.METHOD_NOT_FOUND, "Not Found")}
 SERVER_TEXT_LIMIT = 300  # characters of server-supplied text in a message
@@ -86,19 +99,61 @@ class _Fallback(Exception):
         self.note = note
 
 
+class Retry:
+    """When to try a dropped server again: `start` seconds, doubling to `cap`; a call may bring it forward.
+
+    `kick()` (a call that found the server down) makes the next attempt happen now, but never
+    sooner than `min_interval` after the previous one, so a model that keeps calling cannot
+    hammer a server that is down.
+    """
+
+    def __init__(self, start: float = 0.5, cap: float = 30.0, min_interval: float = 1.0) -> None:
+        self.start, self.cap, self.min_interval = start, cap, min(min_interval, cap)
+        self.delay = start
+        self.last_attempt = -float("inf")
+        self.attempts = 0
+        self.next_attempt = 0.0
+        self._kicked = anyio.Event()
+
+    async def wait(self) -> None:
+        """Sleep until the next attempt is due (or kicked), then count it as made."""
+        self.next_attempt = max(anyio.current_time(), self.last_attempt + self.delay)
+        with anyio.move_on_after(self.next_attempt - anyio.current_time()):
+            await self._kicked.wait()
+            await anyio.sleep(max(0.0, self.last_attempt + self.min_interval - anyio.current_time()))
+        self._kicked = anyio.Event()
+        self.last_attempt = anyio.current_time()
+        self.attempts += 1
+
+    def kick(self) -> None:
+        self._kicked.set()
+
+    def failed(self) -> None:
+        self.delay = min(self.delay * 2, self.cap)
+
+    def reset(self) -> None:
+        self.delay = self.start
+
+    def seconds_to_next(self) -> float:
+        return max(0.0, self.next_attempt - anyio.current_time())
+
+
 class RemoteConnector:
     """Opens one remote server's connections; remembers the transport that worked; explains failures."""
 
-    def __init__(self, cfg: McpServerConfig, *, auth: httpx2.Auth | None = None) -> None:
+    def __init__(self, cfg: McpServerConfig, *, auth: httpx2.Auth | None = None, backoff: float = 0.5) -> None:
         assert cfg.url is not None
         self.cfg = cfg
+        self.retry = Retry(start=backoff, cap=RECONNECT_CAP, min_interval=max(backoff, 0.05) * 2)
         self.url = cfg.url
         self.kind = cfg.kind  # switches after a fallback that worked
         self.auth = auth
         self.notes: deque[HttpNote] = deque(maxlen=NOTES_KEPT)
         self.diagnosis: str | None = None  # why the last connection attempt failed, in words
+        self.dropped: str | None = None  # why the last working connection ended
         self.login_hint: Callable[[], str] = lambda: f"run `gemini-live login {cfg.name}`"
         self._reported_fallback = False
+        self._session_gone = anyio.Event()  # set when the server answers 404 to our session id
 
     # ---- the HTTP client -------------------------------------------------------------------
 
@@ -115,6 +170,8 @@ class RemoteConnector:
 
     async def _note(self, response: httpx2.Response) -> None:
         request = response.request
+        if response.status_code == 404 and "mcp-session-id" in request.headers:
+            self._session_gone.set()
         url = str(request.url.copy_with(query=None, fragment=None))
         self.notes.append(HttpNote(
             method=request.method,
@@ -168,11 +225,8 @@ class RemoteConnector:
             first_failure: _Fallback | None = None
             for kind in (self.kind, OTHER_KIND[self.kind]):
                 try:
-                    try:
-                        await self._serve(kind, first, to_session, from_session)
-                        return
-                    except BaseExceptionGroup as group:  # raised through the transport's task group
-                        raise _fallback_in(group) or group from None
+                    await self._serve(kind, first, to_session, from_session)
+                    return
                 except _Fallback as fallback:
                     if first_failure is not None:
                         self.diagnosis = self._neither(first_failure, fallback)
@@ -187,27 +241,39 @@ class RemoteConnector:
         to_session: MemoryObjectSendStream[SessionMessage | Exception],
         from_session: MemoryObjectReceiveStream[SessionMessage],
     ) -> None:
+        """One transport of `kind`: hand over `first` (the handshake), then pass messages until it ends."""
         since = len(self.notes)
+        connected = False
+        self._session_gone = anyio.Event()
         try:
             async with self._open(kind) as (read, write):
                 await write.send(first)
                 held = await self._await_reply(first, read, kind, since)
                 if kind != self.kind:
                     self._switch_to(kind)
+                connected = True
                 for message in held:
                     await to_session.send(message)
-                await _forward_both(read, write, to_session, from_session)
-        except httpx2.HTTPStatusError as e:
-            note = self._last_endpoint_note(since) or _note_of(e.response)
-            if kind == "sse" and _answers_like_other_kind(note):
-                raise _Fallback(note, f"GET {self.url} answered {note.status_text}") from e
-            self.diagnosis = self._http_failure(note)
-            raise
-        except httpx2.SSEError as e:
-            if kind == "sse":
+                await _forward_both(read, write, to_session, from_session, self._session_gone)
+        except Exception as group:  # noqa: BLE001 - sorted below; cancellation is not caught
+            e = _leaf(group)
+            if connected:
+                # The server went away (or its HTTP requests fail): end the session's stream, so it
+                # sees the connection lost, answers pending calls at once, and reconnects.
+                self.dropped = clean(f"{type(e).__name__}: {e}")
+                logger.debug("MCP server %s: the connection ended: %s", self.cfg.name, self.dropped)
+                return
+            if isinstance(e, _Fallback):
+                raise e from None
+            if isinstance(e, httpx2.HTTPStatusError):
+                note = self._last_endpoint_note(since) or _note_of(e.response)
+                if kind == "sse" and _answers_like_other_kind(note):
+                    raise _Fallback(note, f"GET {self.url} answered {note.status_text}") from e
+                self.diagnosis = self._http_failure(note)
+            elif isinstance(e, httpx2.SSEError) and kind == "sse":
                 get = self._last_endpoint_note(since, "GET")
                 raise _Fallback(get, f"GET {self.url} did not answer with an event stream") from e
-            raise
+            raise e from None
 
     async def _await_reply(
         self, first: SessionMessage, read: Any, kind: str, since: int
@@ -245,6 +311,13 @@ class RemoteConnector:
             )
 
     # ---- what went wrong, in words ---------------------------------------------------------
+
+    def unavailable(self, reason: str | None) -> str:
+        """A call's answer while the server is down: at once, retryable; it also brings the next attempt forward."""
+        self.retry.kick()
+        why = f": {reason}" if reason else ""
+        return (f"MCP server {self.cfg.name!r} is unavailable right now (retryable){why}. It is being "
+                f"reconnected in the background; try the call again in a few seconds")
 
     def explain(self, e: BaseException) -> str | None:
         """Why the last connection attempt failed, with what to do; None if there is nothing to add."""
@@ -319,26 +392,49 @@ def _stand_in(reply: types.JSONRPCError) -> bool:
     return (reply.error.code, reply.error.message) in STAND_IN_ERRORS
 
 
-def _fallback_in(group: BaseExceptionGroup) -> _Fallback | None:
-    for leaf in group.exceptions:
-        found = _fallback_in(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
-        if isinstance(found, _Fallback):
-            return found
-    return None
+def _leaf(e: BaseException) -> BaseException:
+    """The exception that matters inside the groups transports' task groups raise (a fallback first)."""
+    leaves: list[BaseException] = []
+
+    def walk(x: BaseException) -> None:
+        if isinstance(x, BaseExceptionGroup):
+            for inner in x.exceptions:
+                walk(inner)
+        elif not isinstance(x, anyio.get_cancelled_exc_class()):
+            leaves.append(x)
+
+    walk(e)
+    return next((x for x in leaves if isinstance(x, _Fallback)), leaves[0] if leaves else e)
+
+
+def _session_expired(message: SessionMessage | Exception, gone: anyio.Event) -> SessionMessage | None:
+    """An error answered after the server said 404 to our session id, reworded; None for any other message.
+
+    The server restarted or dropped the session: per the spec the client starts a new one.
+    """
+    reply = message.message if isinstance(message, SessionMessage) else None
+    if not isinstance(reply, types.JSONRPCError) or not gone.is_set():
+        return None
+    error = types.ErrorData(code=types.INVALID_REQUEST, message=SESSION_GONE_TEXT)
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=reply.id, error=error))
 
 
 async def _forward_both(
     read: Any, write: Any,
     to_session: MemoryObjectSendStream[SessionMessage | Exception],
     from_session: MemoryObjectReceiveStream[SessionMessage],
+    session_gone: anyio.Event,
 ) -> None:
-    """Pass messages both ways until either side ends."""
+    """Pass messages both ways until either side ends (or the server forgot our session)."""
     async with anyio.create_task_group() as tg:
 
         async def forward(source: Any, sink: Any) -> None:
             try:
                 async for message in source:
-                    await sink.send(message)
+                    expired = _session_expired(message, session_gone) if sink is to_session else None
+                    await sink.send(expired or message)
+                    if expired is not None:
+                        break  # a new session needs a new handshake: end this connection
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 pass
             tg.cancel_scope.cancel()

@@ -9,7 +9,9 @@ otherwise cost the whole server.
 
 A server whose connection drops (a stdio process that died) answers in-flight calls at once with
 an error and is restarted on its next use, after a backoff; after MAX_RESTARTS restarts in a row
-without a successful call it is marked failed.
+without a successful call it is marked failed. A remote server whose connection drops is never
+given up: it is reconnected in the background with backoff (see mcp_remote.Retry), calls meanwhile
+are answered at once as unavailable and retryable, and its tools are listed again once it is back.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from pydantic import ValidationError
 
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
-from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_remote import RemoteConnector, clean
+from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
 from agent.tools.mcp_transports import WatchedReadStream, open_remote
 
@@ -100,7 +102,7 @@ class McpServer:
         self._lost_at = 0.0
         self._last_process: ServerProcess | None = None
         # Remote servers: one connector for every connection (transport fallback, auth, diagnostics).
-        self.remote = RemoteConnector(cfg) if cfg.url is not None and transport is None else None
+        self.remote = RemoteConnector(cfg, backoff=backoff) if cfg.url is not None and transport is None else None
 
     # ---- the owning task ------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class McpServer:
 
     async def _restart_when_wanted(self) -> bool:
         """After a lost connection: wait for a caller, back off, reconnect. False: gave up."""
+        if self.remote is not None:
+            return await self._reconnect_remote(self.remote)
         self._set_state("crashed")
         self._restart_wanted = anyio.Event()
         await self._restart_wanted.wait()
@@ -150,6 +154,31 @@ class McpServer:
             except _StartFailed as e:
                 logger.warning("MCP server %s failed to restart: %s", self.name, e)
                 self._lost_at = anyio.current_time()
+
+    async def _reconnect_remote(self, remote: RemoteConnector) -> bool:
+        """A remote server that dropped: try again in the background, with backoff, for as long as we run.
+
+        Calls meanwhile are answered at once as unavailable (and bring the next attempt forward);
+        once it is back, its tools are listed again.
+        """
+        self._set_state("restarting")
+        remote.retry.reset()
+        self.error = remote.dropped
+
+        def back() -> None:
+            remote.retry.reset()
+            self.error = None
+
+        while True:
+            await remote.retry.wait()
+            try:
+                await self._connect_and_serve(back, list_tools=True)
+                return True
+            except _StartFailed as e:
+                if str(e) != self.error:
+                    logger.warning("MCP server %s is unavailable, retrying in the background: %s", self.name, e)
+                self.error = str(e)
+                remote.retry.failed()
 
     async def _connect_and_serve(self, on_ready: Callable[[], None], *, list_tools: bool) -> None:
         """One connection: open, handshake, (list tools), serve until it is lost."""
@@ -252,6 +281,9 @@ class McpServer:
                 with anyio.move_on_after(1.0):  # let the owning task reap the process, for its exit code
                     while self.state == "ready":
                         await self._changed.wait()
+                if self.remote is not None:
+                    return {"error": f"MCP server {self.name!r} lost the connection while running {tool!r} "
+                            "(it may or may not have run); " + self.remote.unavailable(None)}
                 return {"error": f"MCP server {self.name!r} stopped while running {tool!r}{self._exit_note()}; "
                         "it will be restarted on the next call"}
             detail = f" ({e.data})" if e.data not in (None, "", {}) else ""
@@ -272,6 +304,8 @@ class McpServer:
                 return f"MCP server {self.name!r} is unavailable: {self.error}"
             if self.state in ("idle", "stopped"):
                 return f"MCP server {self.name!r} is not running"
+            if self.remote is not None and self.state in ("crashed", "restarting"):
+                return self.remote.unavailable(self.error)
             if self.state == "crashed":
                 self._restart_wanted.set()
             await self._changed.wait()
