@@ -190,10 +190,7 @@ class Agent:
 
     def _save_handle(self, handle: str) -> None:
         self.recorder.event("resumption_handle")
-        try:
-            save_handle(state_path(self.config.state_file), handle, self.config.model)
-        except OSError as e:
-            log.warning("cannot save the session state for --resume: %s", e)
+        save_handle(state_path(self.config.state_file), handle, self.config.model)  # warns once if it cannot
 
     # ---- run -------------------------------------------------------------------------
 

@@ -64,8 +64,8 @@ class McpServerConfig(_Strict):
     include_tools: list[str] = Field(default_factory=list)
     exclude_tools: list[str] = Field(default_factory=list)
     prefix: str | None = None  # None: the server's name
-    timeout: float = Field(default=60.0, gt=0)  # seconds per tool call
-    startup_timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=86_400)  # seconds per tool call
+    startup_timeout: float = Field(default=30.0, gt=0, le=3600)
     required: bool = False
 
     @field_validator("oauth", mode="before")
@@ -146,7 +146,7 @@ class Config(_Strict):
     voice: str = "Charon"
     system_instruction: str | None = None
     initial_message: str | None = None
-    initial_message_delay: float = Field(default=0.0, ge=0)
+    initial_message_delay: float = Field(default=0.0, ge=0, le=3600)
     text_input_mode: Literal["auto", "client_content", "realtime_input"] = "auto"
     # audio
     audio_input: bool = True
@@ -172,7 +172,7 @@ class Config(_Strict):
     import_functions: list[str] = Field(default_factory=list)
     mcp_config: str | None = None
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
-    tool_timeout: float = Field(default=60.0, gt=0)
+    tool_timeout: float = Field(default=60.0, gt=0, le=86_400)
     # session lifetime
     session_resumption: bool = True
     context_compression: bool = True

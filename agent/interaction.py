@@ -40,6 +40,7 @@ class InteractionState:
         self.calls: dict[str, str] = {}  # call id -> function name, in flight
         self.continuation_owed = False  # tool answers were sent: the model goes on from them
         self.audio_reply_until = 0.0  # audio input ended: a reply may come until then
+        self._audio_grace = 0.0
         self.completed_turns = 0
         self.last_activity = time.monotonic()  # last model activity, or last user turn sent
         self._changed = anyio.Event()
@@ -97,6 +98,7 @@ class InteractionState:
 
     def audio_input_ended(self, grace: float) -> None:
         """Audio stopped: the server's VAD may answer, but nothing guarantees it will."""
+        self._audio_grace = grace
         self.audio_reply_until = time.monotonic() + grace
         self._touch()
 
@@ -150,6 +152,9 @@ class InteractionState:
         self.turns = [t for t in self.turns if not t.held]
         for turn in self.turns:
             turn.begun = False
+        if (self.model_active or self.in_progress) and self._audio_grace:
+            # A spoken question was being answered: the resumed model may go on, for a while.
+            self.audio_reply_until = time.monotonic() + self._audio_grace
         self.model_active = False
         self.in_progress = False
         self.last_activity = time.monotonic()

@@ -1,0 +1,186 @@
+"""Live-side faults end in a working session or a clear exit (setup, frames, budgets, goAway)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import wave
+from pathlib import Path
+
+from tests.conftest import TEXT_ONLY, run_agent
+from tests.fakes.live_server import FakeConnection
+from tests.fakes.resumable import Fault, ResumableModel
+
+LINES = [f"line {i}" for i in range(1, 6)]
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# ---- setup ----------------------------------------------------------------------------------
+
+
+def test_a_setup_that_never_completes_is_bounded(live) -> None:
+    server = live(never_setup=True)
+    result = run_agent(*TEXT_ONLY, "--setup-timeout", "1", input="hi\n")
+    assert result.status == 1
+    assert "did not complete the setup within 1 s" in result.stderr
+    assert len(server.connections) == 1
+
+
+def test_a_first_frame_that_is_not_setup_complete_is_a_failed_connection(live) -> None:
+    live(first_frame=json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": "hello"}]}}}))
+    result = run_agent(*TEXT_ONLY, input="hi\n")
+    assert result.status == 1
+    assert "another message instead of setupComplete" in result.stderr
+
+
+def test_an_html_first_frame_is_reported_in_one_line(live) -> None:
+    page = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n" + "<p>x</p>\n" * 5000 + "</html>"
+    live(first_frame=page)
+    result = run_agent(*TEXT_ONLY, input="hi\n")
+    assert result.status == 1
+    assert "not JSON" in result.stderr and "<!DOCTYPE html>" in result.stderr
+    assert len(result.stderr) < 1000 and result.stderr.count("\n") <= 2
+
+
+def test_a_reconnection_whose_setup_never_completes_counts_as_a_failed_attempt(live, clean_env: Path) -> None:
+    async def then_silent(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        conn.server.never_setup = True  # every connection after this one hangs in setup
+        conn.abort()
+
+    live(then_silent)
+    (clean_env / "gemini-live.toml").write_text("reconnect_attempts = 1\nsetup_timeout = 1\n")
+    result = run_agent(*TEXT_ONLY, input="hi\n")
+    assert result.status == 1
+    assert "gave up after 1 attempts" in result.stderr and "did not complete the setup" in result.stderr
+
+
+# ---- frames ---------------------------------------------------------------------------------
+
+
+def test_frames_that_are_json_but_not_objects_are_skipped(live, clean_env: Path) -> None:
+    async def odd(conn: FakeConnection) -> None:
+        text = await conn.expect_text()
+        await conn.send_raw("[1, 2, 3]")
+        await conn.send_raw('"just a string"')
+        await conn.send_raw("42")
+        await conn.send_text(f"echo: {text}")
+
+    live(odd)
+    log = clean_env / "session.jsonl"
+    result = run_agent(*TEXT_ONLY, "--log-file", str(log), input="hi\n")
+    assert result.status == 0, result.stderr
+    assert result.stdout == "echo: hi\n"
+    assert len([r for r in records(log) if r["event"] == "malformed_message"]) >= 2
+
+
+def test_frames_over_one_mib_arrive(live) -> None:
+    big = "x" * 1_200_000
+
+    async def verbose_model(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        await conn.send_text(big)
+
+    server = live(verbose_model)
+    result = run_agent(*TEXT_ONLY, input="hi\n")
+    assert result.status == 0, result.stderr
+    assert result.stdout == big + "\n"
+    assert len(server.connections) == 1  # no 1009, no reconnect
+
+
+# ---- budgets and handoffs ---------------------------------------------------------------------
+
+
+def test_the_reconnect_budget_counts_consecutive_failures(live, clean_env: Path) -> None:
+    """Five separate drops, each followed by a good resume and an answered turn, with a budget of 2."""
+    model = ResumableModel(faults={n: Fault("abort") for n in (2, 4, 6, 8, 10)})
+    live(model)
+    (clean_env / "gemini-live.toml").write_text("reconnect_attempts = 2\n")
+    lines = [f"line {i}" for i in range(1, 9)]
+    result = run_agent(*TEXT_ONLY, input="\n".join(lines) + "\n", timeout=120)
+    assert result.status == 0, result.stderr
+    assert model.final_history == tuple(lines)
+    assert result.stderr.count("reconnecting") == 5
+
+
+def test_a_go_away_storm_backs_off_and_gives_up(live, clean_env: Path) -> None:
+    async def storm(conn: FakeConnection) -> None:
+        await conn.go_away("0s")
+        await conn.wait_closed(timeout=30)
+
+    server = live(storm)
+    (clean_env / "gemini-live.toml").write_text("reconnect_attempts = 2\n")
+    result = run_agent(*TEXT_ONLY, input="hi\n", timeout=60)
+    assert result.status == 1
+    assert "gave up after 2 attempts" in result.stderr and "goAway" in result.stderr
+    assert len(server.connections) == 3
+
+
+def test_go_away_without_time_left_lets_the_turn_finish(live) -> None:
+    async def model(conn: FakeConnection) -> None:
+        if conn.index == 0:
+            await conn.expect_text()
+            await conn.send_text("The first half, ", complete=False)
+            await conn.send({"goAway": {}})
+            await asyncio.sleep(0.5)
+            await conn.send_text("and the second half.")
+            await conn.resumption_update("h1")
+        await conn.wait_closed(timeout=30)
+
+    server = live(model)
+    result = run_agent(*TEXT_ONLY, input="question\n")
+    assert result.status == 0, result.stderr
+    assert result.stdout == "The first half, and the second half.\n"
+    assert server.connections[0].received[-1].kind != "client_content"
+
+
+def test_a_turn_answered_in_part_before_a_new_handle_is_not_sent_again(live) -> None:
+    async def model(conn: FakeConnection) -> None:
+        if conn.index == 0:
+            await conn.expect_text()
+            await conn.send_text("Half an answer", complete=False)
+            await conn.resumption_update("h-mid")  # the server's state now holds the line
+            await asyncio.sleep(0.2)
+            conn.abort()
+            return
+        await conn.wait_closed(timeout=30)
+
+    server = live(model)
+    result = run_agent(*TEXT_ONLY, "--reply-timeout", "3", input="the line\n")
+    assert len(server.connections) == 2
+    assert server.connections[1].setup["session_resumption"] == {"handle": "h-mid"}
+    assert server.connections[1].texts() == []  # not replayed into a context that holds it
+    assert result.status == 0, result.stderr
+
+
+def test_wav_input_with_a_silent_resumed_connection_ends(live, clean_env: Path) -> None:
+    wav = clean_env / "q.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(b"\x10\x20" * 8_000)
+
+    async def model(conn: FakeConnection) -> None:
+        if conn.index == 0:
+            await conn.expect("realtime_input", lambda m: bool(m.body.get("audio_stream_end")))
+            await conn.send_text("Half an", complete=False)
+            conn.abort()
+            return
+        await conn.wait_closed(timeout=60)
+
+    server = live(model)
+    result = run_agent("--no-audio-input", "--no-audio-output", "--input-audio", str(wav), input="", timeout=60)
+    # The resumed model gets the reply grace to go on with its answer, then the run ends.
+    assert result.status == 0, result.stderr
+    assert result.stdout == "Half an\n" and len(server.connections) == 2
+
+
+def test_durations_are_bounded(live) -> None:
+    for flag in ("--initial-message-delay", "--setup-timeout", "--reply-timeout"):
+        result = run_agent(*TEXT_ONLY, flag, "inf", input="")
+        assert result.status == 2, (flag, result.stderr)
+        assert flag in result.stderr
