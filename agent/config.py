@@ -254,8 +254,40 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), "", f"not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "not a UTF-8 text file (TOML files are UTF-8)") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "nested too deeply to be a config file") from None
     except OSError as e:
         raise ConfigError(str(path), "", f"cannot read: {e.strerror}") from None
+
+
+# Keys other MCP clients add to a server entry that mean nothing to gemini-live (approval lists,
+# UI metadata): read the file as it is and leave them out.
+_OTHER_CLIENTS_KEYS = frozenset({"autoApprove", "alwaysAllow", "description", "gallery", "version", "dev", "icon", "timeoutMs"})
+
+
+def _read_env_file(base: Path, name: Any, source: str, key: str) -> dict[str, str]:
+    """A dotenv file (KEY=VALUE lines, # comments, optional quotes), relative to the JSON file."""
+    if not isinstance(name, str):
+        raise ConfigError(source, key, "expected a file name")
+    path = Path(name.replace("${workspaceFolder}", str(base))).expanduser()
+    path = path if path.is_absolute() else base / path
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(source, key, f"cannot read {path}: {e}") from None
+    values = {}
+    for line in lines:
+        line = line.strip().removeprefix("export ").strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        v = v.strip()
+        if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+            v = v[1:-1]
+        values[k.strip()] = v
+    return values
 
 
 def read_mcp_json(path: Path) -> dict[str, dict[str, Any]]:
@@ -267,6 +299,8 @@ def read_mcp_json(path: Path) -> dict[str, dict[str, Any]]:
         raise ConfigError(source, "", "MCP config file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(source, "", f"not valid JSON: {e}") from None
+    except RecursionError:
+        raise ConfigError(source, "", "nested too deeply to be an MCP config file") from None
     if not isinstance(data, dict):
         raise ConfigError(source, "", "expected a JSON object with `mcpServers` or `servers`")
     key = "mcpServers" if "mcpServers" in data else "servers" if "servers" in data else None
@@ -280,11 +314,15 @@ def read_mcp_json(path: Path) -> dict[str, dict[str, Any]]:
         where = f"{key}.{name}"
         if not isinstance(entry, dict):
             raise ConfigError(source, where, "expected an object")
-        table = dict(entry)
-        kind = table.pop("type", None)
-        # Claude Desktop marks disabled servers with `disabled`; VS Code puts inputs in envFile.
-        if "disabled" in table:
+        table = {k: v for k, v in entry.items() if k not in _OTHER_CLIENTS_KEYS}
+        kinds = [table.pop("type", None), table.pop("transportType", None)]  # Cline says transportType
+        kind = next((k for k in kinds if k is not None), None)
+        if "disabled" in table:  # Claude Desktop, Cline
             table["enabled"] = not table.pop("disabled")
+        if "disabledTools" in table:  # Cline
+            table["exclude_tools"] = [*table.get("exclude_tools", []), *table.pop("disabledTools")]
+        if "envFile" in table:  # VS Code, Cursor: the file's variables, under the explicit `env`
+            table["env"] = {**_read_env_file(path.parent, table.pop("envFile"), source, f"{where}.envFile"), **table.get("env", {})}
         if kind in ("http", "streamable-http", "streamableHttp"):
             table.setdefault("transport", "streamable-http")
         elif kind == "sse":

@@ -204,6 +204,17 @@ def test_read_wav_errors_name_the_file(tmp_path: Path) -> None:
     assert UserError.exit_code == 2
 
 
+@pytest.mark.parametrize("rate", [1, 8, 2_000_000])
+def test_read_wav_refuses_absurd_sample_rates(tmp_path: Path, rate: int) -> None:
+    """A corrupt header's 1 Hz divided by zero, 8 Hz asked for gigabytes: a clear error instead."""
+    path = make_wav(tmp_path / "odd.wav", np.zeros(8_000), 16_000)
+    raw = bytearray(path.read_bytes())
+    raw[24:28] = struct.pack("<I", rate)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(UserError, match=f"odd.wav: unsupported sample rate {rate} Hz"):
+        read_wav_16k_mono(path)
+
+
 @pytest.mark.anyio
 async def test_stream_wav_chunks_then_end_then_closed(tmp_path: Path) -> None:
     x = sine(300, 16000, 0.25)  # 12.5 blocks of 20 ms

@@ -182,3 +182,42 @@ def test_text_input_mode_by_model(model: str, mode: str, realtime: bool) -> None
     from agent.live_config import plan_session
 
     assert plan_session(Config(model=model, text_input_mode=mode)).realtime_text is realtime
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01\x02\xff\xfe binary", "model = 'x'\n".encode("utf-16")])
+def test_a_binary_or_utf16_toml_file_is_a_config_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path), {})
+    assert e.value.source == str(path) and "UTF-8" in e.value.message
+
+
+def test_deeply_nested_mcp_json_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"mcpServers": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ConfigError) as e:
+        load_config(None, {"mcp_config": str(path)})
+    assert e.value.source == str(path)
+
+
+def test_other_clients_server_files_are_read_as_they_are(tmp_path: Path) -> None:
+    """Cline, Cursor and VS Code add keys of their own: approval lists, transportType, envFile."""
+    (tmp_path / ".env").write_text('# secrets\nexport TOKEN="abc"\nREGION=eu\n')
+    path = tmp_path / "cline_mcp_settings.json"
+    path.write_text(json.dumps({"mcpServers": {
+        "files": {"command": "npx", "args": ["-y", "x"], "autoApprove": ["read"], "alwaysAllow": [], "disabled": False,
+                  "disabledTools": ["write_file"], "timeout": 30, "envFile": "${workspaceFolder}/.env", "env": {"REGION": "us"}},
+        "remote": {"url": "https://example.com/sse", "transportType": "sse", "description": "a remote server"},
+    }}))
+    config = load_config(None, {"mcp_config": str(path)})
+    files, remote = config.mcp_servers["files"], config.mcp_servers["remote"]
+    assert files.exclude_tools == ["write_file"] and files.timeout == 30 and files.enabled
+    assert files.env == {"TOKEN": "abc", "REGION": "us"}  # the explicit env wins over the file
+    assert remote.kind == "sse"
+
+
+def test_the_model_name_cannot_be_empty() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(None, {"model": ""})
+    assert e.value.key == "--model"

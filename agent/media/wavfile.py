@@ -37,6 +37,9 @@ def _fail(path: str | PathLike[str], why: str) -> UserError:
     )
 
 
+MIN_WAV_RATE, MAX_WAV_RATE = 4_000, 384_000  # what any recorder produces; outside is a corrupt header
+
+
 def read_wav(path: str | PathLike[str]) -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 samples in [-1, 1] shaped (frames, channels), plus its rate."""
     try:
@@ -81,6 +84,9 @@ def read_wav(path: str | PathLike[str]) -> tuple[np.ndarray, int]:
         tag = struct.unpack_from("<H", fmt, 24)[0]
     if channels < 1 or rate < 1 or block_align < channels:
         raise _fail(path, f"corrupt WAV header ({channels} channels, {rate} Hz, block {block_align})")
+    if not MIN_WAV_RATE <= rate <= MAX_WAV_RATE:
+        # A rate of 1 Hz divides by zero in the resampler; 8 Hz would upsample to gigabytes.
+        raise _fail(path, f"unsupported sample rate {rate} Hz (expected {MIN_WAV_RATE}-{MAX_WAV_RATE} Hz)")
     width = block_align // channels  # container bytes per sample
     usable = len(data) - len(data) % block_align
     buf = data[:usable]
