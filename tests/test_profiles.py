@@ -221,3 +221,39 @@ async def test_the_stall_watchdog_reports_once_per_stall() -> None:
             await reported.wait()
             assert len(stalls) == 1 and stalls[0] >= 0.2
             tg.cancel_scope.cancel()
+
+
+class CallLog:
+    """A ToolCalls that records what the conversation asks of it."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.cancelled: list[str] = []
+
+    def submit(self, calls: list) -> None:
+        self.submitted += [c.id for c in calls]
+
+    def cancel(self, ids: list[str]) -> None:
+        self.cancelled += ids
+
+
+@pytest.mark.parametrize(("model", "cancelled"), [("gemini-3.8-live", ["b1"]), ("gemini-2.5-flash-native-audio-preview-12-2025", [])])
+def test_new_input_cancels_running_blocking_calls_where_the_model_does(model: str, cancelled: list[str]) -> None:
+    """On 3.8 the server drops a BLOCKING call when new input arrives, with or without a toolCallCancellation."""
+    import io
+
+    from agent.console import Console
+    from agent.conversation import Conversation
+    from agent.metrics import Metrics
+    from agent.record import Recorder
+
+    state = InteractionState(profile_for(model)[0])
+    conversation = Conversation(Console(io.StringIO(), io.StringIO()), Recorder(None), Metrics(), state)
+    tools = CallLog()
+    conversation.tools = tools
+    conversation.is_blocking = {"book_flight"}.__contains__
+    conversation.on_event(ev.ToolCall((ev.FunctionCall("b1", "book_flight", {}), ev.FunctionCall("n1", "lookup", {}))))
+    assert tools.submitted == ["b1", "n1"] and set(state.calls) == {"b1", "n1"}
+    conversation.user_text_sent("actually, stop")
+    assert tools.cancelled == cancelled
+    assert set(state.calls) == {"b1", "n1"} - set(cancelled)
