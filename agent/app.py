@@ -177,6 +177,8 @@ class Agent:
                 if handle and resumable:
                     self._save_handle(handle)
                 self.conversation.on_event(event)
+            case ev.ToolsUpdated(how):
+                self.recorder.event("tools_updated", how=how)
             case _:
                 self.conversation.on_event(event)
 
@@ -243,7 +245,8 @@ class Agent:
         self.session = LiveSession(
             client,
             config.model,
-            lambda handle: build_live_config(config, declarations, plan=plan, resume_handle=handle, video=video),
+            # Read per connection and per contextUpdate: the catalog may change during the session.
+            lambda handle: build_live_config(config, catalog.function_declarations(), plan=plan, resume_handle=handle, video=video),
             self._on_session_event,
             self.state,
             profile=plan.profile,

@@ -131,6 +131,7 @@ class ModelProfileOverrides(_Strict):
     interaction_end: Literal["turn_complete", "interaction_status"] | None = None
     hold_input_during_calls: bool | None = None
     blocking_cancelled_by_input: bool | None = None
+    context_update: bool | None = None
     max_input_tokens: int | None = Field(default=None, gt=0)
 
     def fields_set(self) -> dict[str, Any]:

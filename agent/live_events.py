@@ -269,4 +269,11 @@ class Raw:
     data: dict[str, Any]
 
 
-SessionEvent = ServerEvent | Connected | Reconnecting | Skipped | Raw
+@dataclass(frozen=True, slots=True)
+class ToolsUpdated:
+    """A changed tool list reached the model: `context_update`, or `reconnect` with a new setup."""
+
+    how: str
+
+
+SessionEvent = ServerEvent | Connected | Reconnecting | Skipped | Raw | ToolsUpdated

@@ -43,6 +43,7 @@ class ModelProfile:
     interaction_end: InteractionEnd  # turnComplete, or interactionStatus IDLE
     hold_input_during_calls: bool  # realtime input while a call is unanswered gets the socket closed
     blocking_cancelled_by_input: bool  # new input cancels a running BLOCKING call, maybe silently
+    context_update: bool  # takes contextUpdate (new tools mid-session); else a resumed reconnect
     max_input_tokens: int
 
     @property
@@ -74,6 +75,7 @@ _GEMINI_38 = ModelProfile(
     interaction_end="turn_complete",
     hold_input_during_calls=False,
     blocking_cancelled_by_input=True,
+    context_update=True,
     max_input_tokens=131_072,
 )
 
@@ -101,6 +103,7 @@ _GEMINI_31 = ModelProfile(
     interaction_end="turn_complete",
     hold_input_during_calls=True,  # realtime input during an unanswered call: 1008
     blocking_cancelled_by_input=False,
+    context_update=False,  # not documented for this model: change tools by a resumed reconnect
     max_input_tokens=131_072,
 )
 
@@ -119,6 +122,7 @@ _GEMINI_25_NATIVE = ModelProfile(
     interaction_end="turn_complete",
     hold_input_during_calls=False,
     blocking_cancelled_by_input=False,
+    context_update=False,  # not documented for this model: change tools by a resumed reconnect
     max_input_tokens=131_072,
 )
 

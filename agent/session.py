@@ -155,6 +155,10 @@ class LiveSession:
         self._go_away_at: float | None = None
         self._go_away = anyio.Event()  # set by goAway on the current connection
         self._progress = False  # the current connection completed a turn (or lived a while)
+        self._tools_changed = anyio.Event()  # the tool list changed: apply at the next boundary
+        self._tools_pending = False
+        self._handoff_wanted = False  # a handoff for a new setup (tools), not the server's goAway
+        self.tool_updates = 0
 
     @property
     def base_url(self) -> str:
@@ -165,29 +169,34 @@ class LiveSession:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, report started after setupComplete, then keep the conversation connected."""
-        failures = 0  # consecutive connections that ended without progress
         try:
-            while True:
-                try:
-                    await self._connection(task_status if self.connections == 0 else None, after_drop=failures > 0)
-                    if self._progress:
-                        failures = 0
-                        continue  # a handoff: connect again at once
-                    failures += 1  # a goAway before any progress: back off like a drop
-                    reason = "the server ended the connection (goAway) before any turn completed"
-                except _Retry as retry:
-                    failures = 0 if self._progress else failures
-                    failures += 1
-                    reason = str(retry)
-                if failures > self.attempts:
-                    raise SessionError(f"Gemini Live connection lost ({reason}); gave up after {self.attempts} attempts to reconnect")
-                delay = min(BACKOFF_CAP, 0.5 * 2 ** (failures - 1))
-                self.listener(ev.Reconnecting(reason, failures, delay))
-                await anyio.sleep(delay)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._apply_tool_updates)
+                await self._connect_loop(task_status)
         finally:
             self._ended = True
             self._ready.set()  # wake senders so they see the end
             self._replaced.set()
+
+    async def _connect_loop(self, task_status: anyio.abc.TaskStatus[None]) -> None:
+        failures = 0  # consecutive connections that ended without progress
+        while True:
+            try:
+                await self._connection(task_status if self.connections == 0 else None, after_drop=failures > 0)
+                if self._progress:
+                    failures = 0
+                    continue  # a handoff: connect again at once
+                failures += 1  # a goAway before any progress: back off like a drop
+                reason = "the server ended the connection (goAway) before any turn completed"
+            except _Retry as retry:
+                failures = 0 if self._progress else failures
+                failures += 1
+                reason = str(retry)
+            if failures > self.attempts:
+                raise SessionError(f"Gemini Live connection lost ({reason}); gave up after {self.attempts} attempts to reconnect")
+            delay = min(BACKOFF_CAP, 0.5 * 2 ** (failures - 1))
+            self.listener(ev.Reconnecting(reason, failures, delay))
+            await anyio.sleep(delay)
 
     async def _connection(self, task_status: anyio.abc.TaskStatus[None] | None, *, after_drop: bool = False) -> None:
         first = task_status is not None
@@ -215,7 +224,9 @@ class LiveSession:
                     await self._replay(session)
                     await self._receive_until_handoff(session)
                 finally:
-                    self._progress = self._progress or time.monotonic() - opened_at >= PROGRESS_AFTER
+                    lived = time.monotonic() - opened_at >= PROGRESS_AFTER
+                    self._progress = self._progress or lived or self._handoff_wanted
+                    self._handoff_wanted = False
                 self.handoffs += 1
                 self._detach()  # new input waits for the next connection from here on
         except (genai_errors.APIError, websockets.ConnectionClosed) as e:
@@ -325,7 +336,40 @@ class LiveSession:
             self._progress = True
         self.listener(event)
 
+    # ---- tool list changes ------------------------------------------------------------
+
+    def tools_changed(self) -> None:
+        """The function declarations changed: the model gets them at the next interaction boundary."""
+        self._tools_pending = True
+        self._tools_changed.set()
+
+    async def _apply_tool_updates(self) -> None:
+        """contextUpdate with the whole tool list where the model takes it, else a resumed reconnect
+        whose setup carries the new list; both at an interaction boundary, batched."""
+        while True:
+            await self._tools_changed.wait()
+            self._tools_changed = anyio.Event()
+            while not self.state.idle:
+                await self.state.wait_changed()
+            if not self._tools_pending:
+                continue
+            self._tools_pending = False
+            if self.profile.context_update:
+                await self._send(self._send_tools)
+                how = "context_update"
+            else:
+                self._handoff_wanted = True
+                self._go_away_at = time.monotonic()
+                self._go_away.set()  # hands off now (at this boundary) with the newest handle
+                how = "reconnect"
+            self.tool_updates += 1
+            self.listener(ev.ToolsUpdated(how))
+
     # ---- sending ---------------------------------------------------------------------
+
+    async def _send_tools(self, session: Any) -> None:
+        """The whole list (built-ins and every declaration): a contextUpdate replaces the old one."""
+        await session.send_context_update(tools=self.build_config(self.resume_handle).tools or [])
 
     async def _send(self, action: Callable[[Any], Awaitable[None]], *, on_draining: bool = False) -> None:
         """Send on the current connection; if it closes under us, on the next one.

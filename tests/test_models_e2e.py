@@ -200,3 +200,78 @@ async def test_our_own_errors_are_not_skipped_as_malformed_server_messages(live)
     with pytest.raises(BaseExceptionGroup) as e, anyio.fail_after(30):
         await agent.run()
     assert e.group_contains(TypeError, match="a bug in the console")
+
+
+async def _run_with_open_stdin(config_args: dict, server, until) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run the agent in-process with a stdin pipe that stays open until `until(agent)` returns."""
+    import os
+
+    read_fd, write_fd = os.pipe()
+    out = io.StringIO()
+    config = load_config(None, {"audio_input": False, "audio_output": False, "import_functions": [EXAMPLES], **config_args})
+    with open(read_fd, encoding="utf-8") as stdin:
+        agent = Agent(config, stdin=stdin, console=Console(out, io.StringIO()))
+        status: list[int] = []
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+
+                async def run() -> None:
+                    status.append(await agent.run())
+
+                tg.start_soon(run)
+                os.write(write_fd, b"hi\n")
+                await anyio.to_thread.run_sync(lambda: server.wait_for(lambda: any(m.text == "hi" for _, m in server.log)))
+                await until(agent)
+                os.close(write_fd)
+    return status[0], out.getvalue()
+
+
+@pytest.mark.anyio
+async def test_changed_tools_reach_38_as_a_context_update_at_the_boundary(live) -> None:
+    async def model(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        await asyncio.sleep(0.3)  # the change arrives while the turn runs: it waits for the boundary
+        await conn.send_text("echo: hi")
+        await conn.wait_closed(timeout=30)
+
+    server = live(model)
+
+    async def change(agent: Agent) -> None:
+        assert agent.session is not None
+        agent.session.tools_changed()
+        agent.session.tools_changed()  # batched: one update
+        await anyio.to_thread.run_sync(lambda: server.wait_for(lambda: any(m.kind == "context_update" for _, m in server.log)))
+
+    status, out = await _run_with_open_stdin({}, server, change)
+    assert status == 0 and out == "echo: hi\n"
+    conn = server.connections[0]
+    updates = [m for m in conn.received if m.kind == "context_update"]
+    assert len(updates) == 1 and conn.violation is None and len(server.connections) == 1
+    kinds = [next(iter(t)) for t in updates[0].body["tools"]["tools"]]
+    assert kinds == ["google_search", "function_declarations"]  # the whole list, built-ins included
+    # Sent after the answer's turnComplete, not in the middle of the turn.
+    assert [m.kind for m in conn.received].index("context_update") > [m.kind for m in conn.received].index("realtime_input")
+
+
+@pytest.mark.anyio
+async def test_changed_tools_reach_25_through_a_resumed_reconnect(live) -> None:
+    async def model(conn: FakeConnection) -> None:
+        if conn.index == 0:
+            await conn.expect_text()
+            await conn.send_text("echo: hi")
+            await conn.resumption_update("h1")
+        await conn.wait_closed(timeout=30)
+
+    server = live(model)
+
+    async def change(agent: Agent) -> None:
+        assert agent.session is not None
+        await anyio.to_thread.run_sync(lambda: server.wait_for(lambda: bool(agent.session and agent.session.resume_handle == "h1")))
+        agent.session.tools_changed()
+        await anyio.to_thread.run_sync(lambda: server.wait_for(lambda: len(server.connections) == 2 and server.connections[1].accepted_at > 0))
+
+    status, out = await _run_with_open_stdin({"model": "gemini-2.5-flash-native-audio-preview-12-2025"}, server, change)
+    assert status == 0 and out == "echo: hi\n"
+    second = server.connections[1]
+    assert second.setup["session_resumption"] == {"handle": "h1"} and second.tool_declarations
+    assert not any(m.kind == "context_update" for _, m in server.log)
