@@ -34,6 +34,7 @@ from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TI
 from mcp.shared.message import SessionMessage
 
 from agent.config import McpServerConfig
+from agent.tools.oauth import AuthorizationNeeded, OAuthFlowError, make_provider
 
 logger = logging.getLogger(__name__)
 # The SDK's transports log a dropped connection as an error with a traceback; we report it once,
@@ -141,13 +142,17 @@ class Retry:
 class RemoteConnector:
     """Opens one remote server's connections; remembers the transport that worked; explains failures."""
 
-    def __init__(self, cfg: McpServerConfig, *, auth: httpx2.Auth | None = None, backoff: float = 0.5) -> None:
+    def __init__(self, cfg: McpServerConfig, *, auth: httpx2.Auth | None = None, backoff: float = 0.5,
+                 authorize: bool | None = None) -> None:
         assert cfg.url is not None
         self.cfg = cfg
+        # Called when a person is asked to sign in (the owner lifts its start-up deadline then).
+        self.on_authorize: Callable[[], None] = lambda: None
         self.retry = Retry(start=backoff, cap=RECONNECT_CAP, min_interval=max(backoff, 0.05) * 2)
         self.url = cfg.url
         self.kind = cfg.kind  # switches after a fallback that worked
-        self.auth = auth
+        self.auth = auth if auth is not None else make_provider(
+            cfg, authorize=authorize, on_authorize=lambda: self.on_authorize())
         self.notes: deque[HttpNote] = deque(maxlen=NOTES_KEPT)
         self.diagnosis: str | None = None  # why the last connection attempt failed, in words
         self.dropped: str | None = None  # why the last working connection ended
@@ -325,6 +330,12 @@ class RemoteConnector:
             return self.diagnosis
         if isinstance(e, httpx2.HTTPStatusError):
             return self._http_failure(_note_of(e.response))
+        if isinstance(e, AuthorizationNeeded):
+            note = self._last_endpoint_note(0)
+            said = f"{self.url} answered {note.status_text}" if note else f"{self.url} asks for it"
+            return f"needs authorization: {said}; {e}"
+        if isinstance(e, OAuthFlowError):
+            return f"signing in failed: {clean(e)}; try again with `gemini-live login {self.cfg.name}`"
         if isinstance(e, httpx2.ConnectError):
             return f"cannot reach {self.url}: {clean(e) or 'connection refused'} (is the server running, and the URL right?)"
         if isinstance(e, httpx2.TimeoutException):

@@ -41,6 +41,7 @@ from agent.tools.mcp_remote import RemoteConnector, clean
 from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
 from agent.tools.mcp_transports import WatchedReadStream, open_remote
+from agent.tools.oauth import AUTHORIZE_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ class McpServer:
         ready = False
         self._last_process = None
         startup = anyio.CancelScope(deadline=anyio.current_time() + self.cfg.startup_timeout)
+        if self.remote is not None:  # a person signing in in a browser is not a slow start
+            self.remote.on_authorize = lambda: setattr(startup, "deadline", anyio.current_time() + AUTHORIZE_TIMEOUT + 30)
         try:
             with startup:
                 async with self._open_transport() as ((read, write), process):
