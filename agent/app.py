@@ -30,7 +30,9 @@ from agent.events import AudioChunk, AudioStreamEnd, FunctionResult, InputClosed
 from agent.inputs import TextInputs
 from agent.interaction import InteractionState, watch_stalls
 from agent.live_config import build_live_config, plan_session
+from agent.media.buffers import ActivityEnd, ActivityStart
 from agent.metrics import Metrics
+from agent.ptt import PushToTalk
 from agent.record import Recorder
 from agent.session import LiveSession
 from agent.state import load_handle, save_handle, state_path
@@ -77,7 +79,13 @@ class Agent:
         self.plan = plan_session(config)  # a model that cannot do what is asked fails here (exit 2)
         self.state = InteractionState(self.plan.profile)
         self.conversation = Conversation(self.console, self.recorder, self.metrics, self.state)
-        self.inputs = TextInputs(config, stdin if stdin is not None else sys.stdin, self.conversation, realtime_text=self.plan.realtime_text)
+        text_in: Any = stdin if stdin is not None else sys.stdin
+        self.ptt: PushToTalk | None = None
+        if config.push_to_talk:
+            self.ptt = PushToTalk(config.push_to_talk_key)
+            self.ptt.on_change(self._on_push_to_talk)
+            text_in = self.ptt.wrap(text_in)  # the key (or a `/ptt` line) toggles; the rest is text
+        self.inputs = TextInputs(config, text_in, self.conversation, realtime_text=self.plan.realtime_text)
         self.session: LiveSession | None = None
         self.router: Any = None
         self.speaker: Any = None
@@ -86,6 +94,8 @@ class Agent:
         self.audio_queue: Any = None
         self.tool_activity: Any = None
         self.declared_tools = 0
+        self.toolset: Any = None
+        self.catalog: Any = None
 
     # ---- checks before anything connects ---------------------------------------------
 
@@ -139,6 +149,12 @@ class Agent:
                 await self.session.send_audio_stream_end()
                 self.state.audio_input_ended(AUDIO_REPLY_GRACE)
                 self.metrics.user_speech()
+            elif isinstance(item, ActivityStart):
+                await self.session.send_activity_start()
+            elif isinstance(item, ActivityEnd):
+                await self.session.send_activity_end()
+                self.state.audio_input_ended(AUDIO_REPLY_GRACE)
+                self.metrics.user_speech()
             elif isinstance(item, InputClosed):
                 self.inputs.close(item.source)
 
@@ -151,7 +167,9 @@ class Agent:
     async def _respond(self, results: list[FunctionResult]) -> None:
         assert self.session is not None
         await self.session.send_tool_responses(results)
-        self.state.calls_answered([r.id for r in results])
+        final = [r for r in results if r.final]  # a progress report leaves its call in flight
+        if final:
+            self.state.calls_answered([r.id for r in final], reply_expected=any(r.scheduling != "SILENT" for r in final))
 
     # ---- the session's listener ------------------------------------------------------
 
@@ -214,10 +232,8 @@ class Agent:
         from agent.tools.router import Router
         from agent.tools.toolset import ToolActivity, ToolSet
 
-        toolset = ToolSet(config)
-        catalog = await tg.start(toolset.run)
-        for name, why in sorted(toolset.failures.items()):
-            self.console.error(f"MCP server {name} failed to start and is left out: {why}")
+        toolset = self.toolset = ToolSet(config)
+        catalog = self.catalog = await tg.start(toolset.run)  # a server that failed is reported once, by the hub
         self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics)
         self.router = Router(catalog, respond=self._respond, observer=self.tool_activity)
         await tg.start(self.router.run)
@@ -283,13 +299,20 @@ class Agent:
 
             self.inputs.open("input-audio")
             # The file was read in the preflight, so a bad one fails before anything connects.
-            tg.start_soon(functools.partial(stream_clip, found["input_pcm"], self.audio_queue, block_ms=config.audio_block_ms))
+            clip = functools.partial(stream_clip, found["input_pcm"], self.audio_queue, block_ms=config.audio_block_ms, activity=config.push_to_talk)
+            tg.start_soon(clip)
         else:
             from agent.media.mic import Mic
 
             speaker = self.speaker
             muted = (lambda: speaker.playing) if (config.half_duplex and speaker is not None) else None
-            self.mic = Mic(self.audio_queue, device=found.get("input_device"), block_ms=config.audio_block_ms, muted=muted)
+            if self.ptt is not None:  # silent unless the key says talk (and, half-duplex, the model is quiet)
+                ptt, half = self.ptt, muted
+                muted = (lambda: ptt.muted() or half()) if half is not None else ptt.muted
+            self.mic = Mic(
+                self.audio_queue, device=found.get("input_device"), block_ms=config.audio_block_ms, muted=muted,
+                activity_markers=self.ptt is not None,
+            )
             self.inputs.open("mic")  # a live mic never closes: the agent runs until Ctrl-C
             await tg.start(self.mic.run)
 

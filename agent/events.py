@@ -77,7 +77,15 @@ class FunctionResult:
     id: str
     name: str
     response: dict[str, Any]  # {"output": ...} or {"error": "..."}
+    # Asynchronous (NON_BLOCKING) calls only: when the model takes the answer up (SILENT, WHEN_IDLE,
+    # INTERRUPT), and whether more answers to the same call follow (a progress report).
+    scheduling: str | None = None
+    will_continue: bool | None = None
 
     @property
     def ok(self) -> bool:
         return "error" not in self.response
+
+    @property
+    def final(self) -> bool:
+        return not self.will_continue

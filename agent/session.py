@@ -429,6 +429,22 @@ class LiveSession:
             await self.state.wait_changed()
         await self._send(lambda s: s.send_realtime_input(audio_stream_end=True))
 
+    async def send_activity_start(self) -> None:
+        """Push-to-talk: the user began speaking (automatic activity detection is off)."""
+        while self._holding:  # like audioStreamEnd: a marker must not be lost
+            await self.state.wait_changed()
+        await self._send(lambda s: s.send_realtime_input(activity_start=types.ActivityStart()))
+
+    async def send_activity_end(self) -> None:
+        """Push-to-talk: the user stopped speaking; the model answers what was said."""
+        while self._holding:
+            await self.state.wait_changed()
+        await self._send(lambda s: s.send_realtime_input(activity_end=types.ActivityEnd()))
+
+    async def interrupt_generation(self) -> None:
+        """Stop the model's answer on the server: an empty clientContent that completes the turn (3.8)."""
+        await self._send(lambda s: s.send_client_content(turn_complete=True))
+
     async def send_video(self, frame: VideoFrame) -> None:
         if self._holding:
             self.input_dropped += 1
@@ -437,6 +453,15 @@ class LiveSession:
         await self._send(lambda s: s.send_realtime_input(video=blob))
 
     async def send_tool_responses(self, results: list[FunctionResult]) -> None:
-        responses = [types.FunctionResponse(id=r.id, name=r.name, response=r.response) for r in results]
+        responses = [
+            types.FunctionResponse(
+                id=r.id,
+                name=r.name,  # always named: extended thinking reads an unnamed response as a failure
+                response=r.response,
+                scheduling=types.FunctionResponseScheduling(r.scheduling) if r.scheduling else None,
+                will_continue=r.will_continue,
+            )
+            for r in results
+        ]
         # A call made on a connection that is being handed off is answered there.
         await self._send(lambda s: s.send_tool_response(function_responses=responses), on_draining=True)
