@@ -16,7 +16,7 @@ from typing import Any
 from agent import __version__
 from agent.config import DEFAULT_MODEL
 
-SUBCOMMANDS = ("tools", "devices")
+SUBCOMMANDS = ("tools", "devices", "login", "logout")
 
 
 def _device(text: str) -> int | str:
@@ -98,6 +98,15 @@ def build_tools_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_login_parser(command: str) -> argparse.ArgumentParser:
+    what = ("Sign in to a remote MCP server that uses OAuth (opens your browser) and store its tokens."
+            if command == "login" else "Forget the stored OAuth tokens of a remote MCP server.")
+    p = argparse.ArgumentParser(prog=f"gemini-live {command}", description=what)
+    _config_options(p)
+    p.add_argument("name", metavar="NAME", help="the server's name in the config")
+    return p
+
+
 def build_devices_parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog="gemini-live devices", description="List audio input and output devices with their default sample rates.")
 
@@ -116,6 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gemini-live` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from agent import runner  # the core never imports the CLI; the CLI imports the core late
+
+    if argv and argv[0] in ("login", "logout"):
+        args = build_login_parser(argv[0]).parse_args(argv[1:])
+        _setup_logging(getattr(args, "verbose", False))
+        overrides = {k: v for k, v in overrides_from(args).items() if k != "name"}
+        return runner.run_login(args.config, overrides, args.name, logout=argv[0] == "logout")
 
     if argv and argv[0] in SUBCOMMANDS:
         command, rest = argv[0], argv[1:]

@@ -126,6 +126,19 @@ def run_tools(config_file: str | None, overrides: dict[str, Any], *, as_json: bo
     return guarded(body)
 
 
+def run_login(config_file: str | None, overrides: dict[str, Any], name: str, *, logout: bool) -> int:
+    """`gemini-live login NAME` / `logout NAME` for a remote MCP server that uses OAuth."""
+
+    def body() -> int:
+        config = load(config_file, overrides)
+        from agent.tools import oauth_login
+
+        cfg = oauth_login.remote_server(config, name)
+        return oauth_login.logout(cfg) if logout else anyio.run(oauth_login.login, cfg)
+
+    return guarded(body)
+
+
 def run_devices() -> int:
     def body() -> int:
         from agent.media.devices import list_devices_text

@@ -161,3 +161,31 @@ def test_logout_forgets_the_stored_tokens(tmp_path: Path, state_home: Path) -> N
     assert storage.forget() is False
     anyio.run(storage.set_tokens, __import__("mcp.shared.auth", fromlist=["OAuthToken"]).OAuthToken(access_token="a", token_type="Bearer"))
     assert token_path(cfg).exists() and storage.forget() is True and not token_path(cfg).exists()
+
+
+def test_login_tools_and_logout_through_the_cli(protected: Protected, tmp_path: Path) -> None:
+    from tests.conftest import run_agent
+
+    (tmp_path / "gemini-live.toml").write_text(f'[mcp_servers.prot]\nurl = "{protected.url}"\n')
+    first = run_agent("tools", cwd=tmp_path)  # headless, no token yet: says how to sign in
+    assert "needs authorization" in first.stderr and "gemini-live login prot" in first.stderr, first.stderr
+
+    login = run_agent("login", "prot", cwd=tmp_path)
+    assert login.status == 0, login.stderr
+    assert "prot: signed in; 2 tools" in login.stderr
+    assert len(protected.visits()) == 1
+
+    listed = run_agent("tools", cwd=tmp_path)
+    assert listed.status == 0 and "prot__echo" in listed.stdout, listed.stderr
+    again = run_agent("login", "prot", cwd=tmp_path)
+    assert "already signed in" in again.stderr and len(protected.visits()) == 1
+
+    for result in (first, login, listed, again):
+        for token in protected.authority.issued():
+            assert token not in result.stdout and token not in result.stderr
+
+    out = run_agent("logout", "prot", cwd=tmp_path)
+    assert out.status == 0 and "signed out" in out.stderr
+    assert "needs authorization" in run_agent("tools", cwd=tmp_path).stderr
+    unknown = run_agent("login", "nope", cwd=tmp_path)
+    assert unknown.status == 2 and "no MCP server named 'nope'" in unknown.stderr and "prot" in unknown.stderr
