@@ -200,6 +200,11 @@ class Agent:
             case _:
                 self.conversation.on_event(event)
 
+    def _on_push_to_talk(self, talking: bool) -> None:
+        """The key, pressed over the model's voice, fades it out at once (its `interrupted` follows)."""
+        if talking and self.speaker is not None and self.speaker.playing:
+            self.speaker.barge_in()
+
     def _stalled(self, quiet: float) -> None:
         """The model owes an answer and has been silent for reply_timeout seconds."""
         self.recorder.event("stall", seconds=round(quiet, 1), phase=self.state.phase())

@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--input-device", metavar="DEVICE", type=_device, default=S, help="microphone: index or name substring (see `gemini-live devices`)")
     g.add_argument("--output-device", metavar="DEVICE", type=_device, default=S, help="speaker: index or name substring")
     g.add_argument("--half-duplex", action=B, default=S, help="mute the mic while the model speaks (for use without headphones)")
+    g.add_argument(
+        "--push-to-talk", action=B, default=S,
+        help="a key (space; --push-to-talk-key) turns the mic on and off; the agent says when you speak instead of the server's voice detection",
+    )
+    g.add_argument("--push-to-talk-key", metavar="KEY", default=S, help="the push-to-talk key: one character, or space (default) or tab")
     g.add_argument("--input-audio", metavar="FILE.wav", default=S, help="stream a WAV file instead of the microphone, then finish")
     g.add_argument("--output-audio", metavar="FILE.wav", default=S, help="record the model's audio to a WAV file (24 kHz mono)")
 

@@ -156,6 +156,8 @@ class Config(_Strict):
     input_device: str | int | None = None
     output_device: str | int | None = None
     half_duplex: bool = False
+    push_to_talk: bool = False  # a key toggles the mic; automatic activity detection off
+    push_to_talk_key: str = Field(default="space", pattern=r"^(space|tab|[^\x00-\x1f\x7f])$")  # a character, or space/tab
     audio_block_ms: int = Field(default=20, ge=5, le=200)
     input_audio: str | None = None
     output_audio: str | None = None

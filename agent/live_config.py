@@ -109,4 +109,7 @@ def build_live_config(
     if config.context_compression or with_video:
         # Without compression, audio sessions end after 15 minutes and audio+video after 2.
         live.context_window_compression = types.ContextWindowCompressionConfig(sliding_window=types.SlidingWindow())
+    if config.push_to_talk:
+        # The user says when they speak: activityStart / activityEnd instead of the server's VAD.
+        live.realtime_input_config = types.RealtimeInputConfig(automatic_activity_detection=types.AutomaticActivityDetection(disabled=True))
     return live

@@ -11,13 +11,26 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio
+import numpy as np
 import sniffio
 
 from agent.events import AudioChunk, AudioStreamEnd, InputClosed
 
-AudioItem = AudioChunk | AudioStreamEnd | InputClosed
+
+@dataclass(frozen=True, slots=True)
+class ActivityStart:
+    """Push-to-talk: the user began speaking (sent as activityStart; automatic detection is off)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEnd:
+    """Push-to-talk: the user stopped speaking (sent as activityEnd)."""
+
+
+AudioItem = AudioChunk | AudioStreamEnd | InputClosed | ActivityStart | ActivityEnd
 
 
 def thread_safe_caller() -> Callable[[Callable[[], object]], object]:
@@ -79,7 +92,8 @@ class AudioQueue:
     """Bounded queue of input items: drop-oldest-audio for device threads, await for files.
 
     `put_nowait` never blocks: when full it drops the oldest AudioChunk (counted in `dropped`).
-    AudioStreamEnd/InputClosed are never dropped (they may exceed `maxsize` briefly).
+    Markers (AudioStreamEnd, InputClosed, ActivityStart/End) are never dropped (they may exceed
+    `maxsize` briefly), so they keep their order with the audio around them.
     One consumer task awaits `get()` or iterates with `async for`.
     """
 
@@ -248,15 +262,35 @@ class JitterBuffer:
         With `now` (a clock reading), the next read_into(now=...) records the wait in flush_waits.
         """
         with self._lock:
-            if self._flushed_at is None:  # two flushes before a read: time from the first
-                self._flushed_at = now
-            dropped = len(self._buf) // 2
-            self._buf.clear()
-            self._playing = False
-            self._turn_ended = False
-            self._dry_at = None
-            self._waited = 0
-            self.flushes += 1
+            return self._flush_locked(now)
+
+    def _flush_locked(self, now: float | None) -> int:
+        if self._flushed_at is None:  # two flushes before a read: time from the first
+            self._flushed_at = now
+        dropped = len(self._buf) // 2
+        self._buf.clear()
+        self._playing = False
+        self._turn_ended = False
+        self._dry_at = None
+        self._waited = 0
+        self.flushes += 1
+        return dropped
+
+    def fade_out(self, frames: int, now: float | None = None) -> int:
+        """Barge-in without a click: keep the next `frames` frames ramped down to zero, drop the rest.
+
+        Counted as a flush (the ramp is not silence, so no flush wait is recorded); returns the
+        frames dropped.
+        """
+        with self._lock:
+            keep = min(max(0, frames), len(self._buf) // 2) if self._playing else 0
+            tail = np.frombuffer(bytes(self._buf[: 2 * keep]), dtype="<i2")
+            dropped = self._flush_locked(None if keep else now) - keep
+            if keep:
+                ramp = np.linspace(1.0, 0.0, keep, endpoint=False, dtype=np.float32)
+                self._buf += (tail * ramp).astype("<i2").tobytes()
+                self._playing = True
+                self._turn_ended = True  # play the ramp out; then this turn is over
         return dropped
 
     def read_into(self, out: memoryview, frames: int, now: float | None = None) -> int:

@@ -5,6 +5,10 @@ the muted state it puts one `AudioStreamEnd` (the API's "the microphone was turn
 server's VAD closes any utterance that was cut off instead of waiting for more; audio resumes,
 which reopens the stream, as soon as `muted()` turns false. Silence would also let the VAD end
 the turn, but costs bandwidth and callbacks for nothing while the model talks.
+
+Push-to-talk (`activity_markers`): the mic is muted except while the key says talk, and the
+callback thread itself puts `ActivityStart` before the first block of each stretch and
+`ActivityEnd` after its last, so the markers can never be out of order with the audio.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.events import MIC_RATE, AudioChunk, AudioStreamEnd, InputClosed
-from agent.media.buffers import AudioQueue
+from agent.media.buffers import ActivityEnd, ActivityStart, AudioQueue
 from agent.media.devices import device_info
 from agent.media.resample import Resampler, rms_dbfs, to_mono
 from agent.media.stream import DeviceStream
@@ -54,6 +58,7 @@ class Mic(DeviceStream):
         muted: Callable[[], bool] | None = None,
         device_rate: int | None = None,
         end_stream_on_mute: bool = True,
+        activity_markers: bool = False,
         latency: str | float = "low",
     ) -> None:
         super().__init__()
@@ -62,12 +67,14 @@ class Mic(DeviceStream):
         self.block_ms = block_ms
         self.muted = muted
         self.device_rate = device_rate  # force the device open rate (None: 16 kHz, else native)
-        self.end_stream_on_mute = end_stream_on_mute
+        self.end_stream_on_mute = end_stream_on_mute and not activity_markers
+        self.activity_markers = activity_markers  # push-to-talk: bracket each unmuted stretch
         self.latency = latency
         self._last_block = b""  # the last block captured (for `level`)
         self.stats = MicStats()
         self._resampler: Resampler | None = None
         self._was_muted = False
+        self._in_activity = False  # an ActivityStart was put and its ActivityEnd not yet
         self._muted_error_logged = False
 
     # ---- PortAudio callback thread ---------------------------------------------------------
@@ -92,10 +99,16 @@ class Mic(DeviceStream):
             st.muted_blocks += 1
             if not self._was_muted:
                 self._was_muted = True
-                if self.end_stream_on_mute:
+                if self._in_activity:
+                    self._in_activity = False
+                    self.queue.put_nowait(ActivityEnd())
+                elif self.end_stream_on_mute:
                     self.queue.put_nowait(AudioStreamEnd())
             return
         self._was_muted = False
+        if self.activity_markers and not self._in_activity:
+            self._in_activity = True
+            self.queue.put_nowait(ActivityStart())
         if data:
             self.queue.put_nowait(AudioChunk(data=data, rate=MIC_RATE, captured_at=now))
             st.sent += 1
@@ -172,7 +185,11 @@ class Mic(DeviceStream):
         """Open the device, report started, capture until cancelled; closes the stream on exit."""
         await self._serve(task_status)
         log.warning("audio input stream stopped (device lost?); mic input closed")
-        self.queue.put_nowait(AudioStreamEnd())
+        if self._in_activity:
+            self._in_activity = False
+            self.queue.put_nowait(ActivityEnd())
+        elif not self.activity_markers:
+            self.queue.put_nowait(AudioStreamEnd())
         self.queue.put_nowait(InputClosed("mic"))
 
 

@@ -3,6 +3,13 @@
 `write()` and `flush()` are called from the event loop (or any thread); the PortAudio callback
 only copies bytes out of the JitterBuffer under a short lock. After `flush()` the very next
 callback plays silence, so barge-in silences the speaker within one block plus the device latency.
+
+`barge_in()` is the local version (push-to-talk, or the mic's voice activity over the model):
+a 10 ms fade instead of a click, and the model's audio still on its way is dropped until the
+server's `interrupted` (a flush) or the end of the turn, for at most `barge_in_hold` seconds.
+
+`tap`, when set, sees every block the callback hands the device (silence included) with the
+time it reaches the DAC: the echo canceller's reference.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +31,12 @@ from agent.media.resample import Resampler
 from agent.media.stream import DeviceStream
 
 log = logging.getLogger(__name__)
+
+FADE_MS = 10  # barge-in fades out over this long instead of cutting (a click)
+
+# tap(pcm, rate, dac_time): one played block, PCM16 mono bytes at the device rate, and the
+# perf_counter() time its first sample reaches the DAC. Runs on the PortAudio thread.
+Tap = Callable[[bytes, int, float], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ class SpeakerStats:
     latency_ms: float  # PortAudio's reported output latency
     dac_latency_ms: float  # last measured time from callback to the DAC (outputBufferDacTime)
     flush_latency_ms: tuple[float, ...]  # recent flush() -> first silent callback times
+    barge_ins: int = 0  # local barge-ins (barge_in())
+    gated_frames: int = 0  # model audio dropped after a barge-in, before the server confirmed it
 
 
 class Speaker(DeviceStream):
@@ -57,6 +73,7 @@ class Speaker(DeviceStream):
         tail_ms: int = 200,
         device_rate: int | None = None,
         latency: str | float = "low",
+        barge_in_hold: float = 3.0,
     ) -> None:
         super().__init__()
         self.device = device
@@ -75,6 +92,12 @@ class Speaker(DeviceStream):
         self._latency_ms = 0.0
         self._dac_latency = 0.0
         self._audio_until = 0.0  # perf_counter time when the last real sample reaches the DAC
+        self.barge_in_hold = barge_in_hold
+        self._gate_until = 0.0  # after barge_in(): drop writes until then (or a flush/end_turn)
+        self._turn_open = False  # model audio came since the last turnComplete/interrupted
+        self._barge_ins = 0
+        self._gated_frames = 0
+        self.tap: Tap | None = None
 
     def _new_buffer(self, rate: int) -> JitterBuffer:
         idle = max(5, 500 // max(self.block_ms, 1))  # dry for 0.5 s = the turn ended
@@ -87,6 +110,12 @@ class Speaker(DeviceStream):
         if not pcm:
             return
         with self._write_lock:
+            if self._gate_until:
+                if time.perf_counter() < self._gate_until:
+                    self._gated_frames += len(pcm) // 2
+                    return
+                self._gate_until = 0.0
+            self._turn_open = True
             if rate != self._rate:
                 r = self._resamplers.get(rate)
                 if r is None:
@@ -99,10 +128,27 @@ class Speaker(DeviceStream):
         with self._write_lock:
             for r in self._resamplers.values():
                 r.reset()
+            self._gate_until = 0.0
+            self._turn_open = False
             self._jb.flush(time.perf_counter())
+
+    def barge_in(self) -> None:
+        """The user spoke over the model: fade out now, and drop its audio still arriving until
+        the server's `interrupted` (flush) or turnComplete (end_turn), at most `barge_in_hold` s."""
+        with self._write_lock:
+            for r in self._resamplers.values():
+                r.reset()
+            now = time.perf_counter()
+            if self._turn_open:  # the rest of this turn may still be on its way: hold it off
+                self._gate_until = now + self.barge_in_hold
+            self._barge_ins += 1
+            self._jb.fade_out(self._rate * FADE_MS // 1000, now)
 
     def end_turn(self) -> None:
         """The model's turn is complete: play the rest without waiting to fill the prebuffer."""
+        with self._write_lock:
+            self._gate_until = 0.0
+            self._turn_open = False
         self._jb.end_turn()
 
     @property
@@ -137,6 +183,8 @@ class Speaker(DeviceStream):
             latency_ms=self._latency_ms,
             dac_latency_ms=self._dac_latency * 1000.0,
             flush_latency_ms=tuple(x * 1000.0 for x in jb.flush_waits),
+            barge_ins=self._barge_ins,
+            gated_frames=self._gated_frames,
         )
 
     # ---- PortAudio callback thread -----------------------------------------------------------
@@ -154,6 +202,9 @@ class Speaker(DeviceStream):
         played = self._jb.read_into(outdata, frames, now)
         if played:
             self._audio_until = now + self._dac_latency + played / self._rate
+        tap = self.tap
+        if tap is not None:
+            tap(bytes(outdata), self._rate, now + self._dac_latency)
 
     # ---- opening / closing (worker thread) ---------------------------------------------------
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.events import MIC_RATE, SPEAKER_RATE, AudioChunk, AudioStreamEnd, InputClosed
-from agent.media.buffers import AudioQueue
+from agent.media.buffers import ActivityEnd, ActivityStart, AudioQueue
 from agent.media.resample import Resampler, resample
 
 log = logging.getLogger(__name__)
@@ -154,10 +154,16 @@ async def stream_wav(
     await stream_clip(pcm, queue, block_ms=block_ms, realtime=realtime)
 
 
-async def stream_clip(pcm: bytes, queue: AudioQueue, *, block_ms: int = 20, realtime: bool = True) -> None:
-    """Stream 16 kHz mono audio that was read already, then AudioStreamEnd and InputClosed("input-audio")."""
+async def stream_clip(pcm: bytes, queue: AudioQueue, *, block_ms: int = 20, realtime: bool = True, activity: bool = False) -> None:
+    """Stream 16 kHz mono audio that was read already, then AudioStreamEnd and InputClosed("input-audio").
+
+    `activity` (push-to-talk, automatic activity detection off): the clip is one utterance,
+    between ActivityStart and ActivityEnd, instead of ending with AudioStreamEnd.
+    """
+    if activity:
+        await queue.put(ActivityStart())
     await stream_pcm(pcm, queue, block_ms=block_ms, realtime=realtime)
-    await queue.put(AudioStreamEnd())
+    await queue.put(ActivityEnd() if activity else AudioStreamEnd())
     await queue.put(InputClosed("input-audio"))
 
 
