@@ -30,6 +30,7 @@ class AudioSink(Protocol):
 class ToolCalls(Protocol):
     def submit(self, calls: list[ev.FunctionCall]) -> None: ...
     def cancel(self, ids: list[str]) -> None: ...
+    def reject(self, call: ev.FunctionCall, reason: str) -> None: ...
 
 
 class Conversation:
@@ -75,6 +76,10 @@ class Conversation:
                     log.warning("tool call with no tools configured: %s", [c.name for c in calls])
                 else:
                     self.tools.submit(list(calls))
+            case ev.InvalidToolCall(call, reason):
+                self.state.calls_started({call.id: call.name})
+                if self.tools is not None:
+                    self.tools.reject(call, reason)
             case ev.ToolCallCancelled(ids):
                 if self.tools is not None:
                     self.tools.cancel(list(ids))

@@ -6,6 +6,7 @@ event to one listener (the conversation), which keeps interaction state and driv
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -55,6 +56,14 @@ class GenerationComplete:
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     calls: tuple[FunctionCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidToolCall:
+    """A call the agent could not read (its args not an object): answered with invalid_argument."""
+
+    call: FunctionCall
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,7 @@ ServerEvent = (
     | Interrupted
     | GenerationComplete
     | ToolCall
+    | InvalidToolCall
     | ToolCallCancelled
     | TurnComplete
     | GoAway
@@ -277,3 +287,56 @@ class ToolsUpdated:
 
 
 SessionEvent = ServerEvent | Connected | Reconnecting | Skipped | Raw | ToolsUpdated
+
+
+# ---- frames the SDK could not parse ----------------------------------------------------------
+
+
+def describe_unparsed(frame: str | bytes | None) -> str:
+    """One line on a server frame the SDK could not turn into a message (never the whole frame)."""
+    if frame is None:
+        return "an unreadable frame"
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return f"a frame that is not JSON: {_first_line(text)}"
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        error = data["error"]
+        parts = [str(error.get(k)) for k in ("code", "status", "message") if error.get(k) is not None]
+        return "an error from the server: " + _first_line(" ".join(parts) or json.dumps(error))
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__} instead of an object: {_first_line(text)}"
+    return f"a message with fields it could not read ({', '.join(sorted(map(str, data))[:5])})"
+
+
+def salvage_tool_calls(frame: str | bytes | None) -> tuple[ToolCall | None, list[tuple[FunctionCall, str]]]:
+    """From a toolCall frame the SDK refused (a call's args not an object, say): the calls that are
+    fine, and the ones that are not with the reason, so each can still be answered."""
+    if frame is None:
+        return None, []
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None, []
+    calls = data.get("toolCall", data.get("tool_call")) if isinstance(data, dict) else None
+    calls = calls.get("functionCalls", calls.get("function_calls")) if isinstance(calls, dict) else None
+    if not isinstance(calls, list):
+        return None, []
+    good: list[FunctionCall] = []
+    bad: list[tuple[FunctionCall, str]] = []
+    for item in calls:
+        if not isinstance(item, dict):
+            continue
+        call = FunctionCall(id=str(item.get("id") or ""), name=str(item.get("name") or ""))
+        args = item.get("args")
+        if args is None or isinstance(args, dict):
+            good.append(FunctionCall(call.id, call.name, dict(args or {})))
+        else:
+            bad.append((call, f"the arguments must be an object, not a JSON {type(args).__name__}"))
+    return (ToolCall(tuple(good)) if good else None), bad
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -107,6 +107,27 @@ class _Retry(Exception):
         self.code, self.reason = code, reason
 
 
+class _FrameTap:
+    """Keeps the last frame the SDK read from the websocket, and nothing else.
+
+    When the SDK cannot parse a frame its error says little (or, for a long frame, far too much);
+    with the frame at hand the session reports it in one line and still answers the readable
+    calls of a toolCall it refused. Everything else passes straight through to the websocket.
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self.last: str | bytes | None = None
+
+    async def recv(self, *args: Any, **kwargs: Any) -> Any:
+        self.last = None
+        self.last = frame = await self._ws.recv(*args, **kwargs)
+        return frame
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ws, name)
+
+
 class _BadSetup(Exception):
     """The server never completed the setup, or answered it with something else."""
 
@@ -260,6 +281,7 @@ class LiveSession:
         if session.setup_complete is None:
             # The SDK consumed a first message that was not setupComplete; it is lost either way.
             raise _BadSetup("Gemini Live answered the setup with another message instead of setupComplete")
+        session._ws = _FrameTap(session._ws)  # type: ignore[assignment]  # duck-typed: recv and pass-through
         return session
 
     def _detach(self) -> None:
@@ -306,24 +328,32 @@ class LiveSession:
                     failure.append(e)  # raised by the caller, outside this task group
                     scope.cancel()
                     return
-                except MALFORMED as e:
-                    self._skipped(e)
+                except MALFORMED:
+                    self._unparsed(getattr(session._ws, "last", None))
                     break  # the SDK's iterator is finished after an error; start a new one
                 try:
                     events = ev.decode(message)
                 except MALFORMED as e:
-                    self._skipped(e)
+                    self._skipped(first_line(str(e), 200))
                     continue
                 if self.verbose:
                     self.listener(ev.Raw(message.model_dump(exclude_none=True, mode="python")))
                 for event in events:
                     self._on_event(event)  # not guarded: the listener's errors are ours, not the server's
 
-    def _skipped(self, error: BaseException) -> None:
+    def _skipped(self, text: str) -> None:
         self.skipped_messages += 1
-        text = first_line(str(error), 200)
         log.warning("skipped a malformed server message: %s", text)
         self.listener(ev.Skipped(text))
+
+    def _unparsed(self, frame: str | bytes | None) -> None:
+        """A frame the SDK refused: say what it was in one line, and answer what can be answered."""
+        self._skipped(ev.describe_unparsed(frame))
+        calls, bad = ev.salvage_tool_calls(frame)
+        if calls is not None:
+            self._on_event(calls)
+        for call, reason in bad:
+            self._on_event(ev.InvalidToolCall(call, reason))
 
     def _on_event(self, event: ev.ServerEvent) -> None:
         if isinstance(event, ev.ResumptionUpdate) and event.resumable and event.handle:

@@ -184,3 +184,43 @@ def test_durations_are_bounded(live) -> None:
         result = run_agent(*TEXT_ONLY, flag, "inf", input="")
         assert result.status == 2, (flag, result.stderr)
         assert flag in result.stderr
+
+
+def test_an_error_object_frame_is_one_clear_line(live, clean_env: Path) -> None:
+    async def model(conn: FakeConnection) -> None:
+        text = await conn.expect_text()
+        await conn.send({"error": {"code": 503, "status": "UNAVAILABLE", "message": "The model is overloaded.", "details": ["x" * 5000]}})
+        await conn.send_text(f"echo: {text}")
+
+    live(model)
+    log = clean_env / "session.jsonl"
+    result = run_agent(*TEXT_ONLY, "--log-file", str(log), input="hi\n")
+    assert result.status == 0, result.stderr
+    assert result.stdout == "echo: hi\n"
+    skipped = [r["error"] for r in records(log) if r["event"] == "malformed_message"]
+    assert skipped == ["an error from the server: 503 UNAVAILABLE The model is overloaded."]
+    assert "xxxxx" not in result.stderr
+
+
+def test_a_tool_call_with_unreadable_args_answers_every_call(live) -> None:
+    """One call's args are a list: the SDK refuses the whole message; both calls are still answered."""
+    responses: list[dict] = []
+
+    async def model(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        await conn.send_tool_call(
+            {"id": "good", "name": "function_examples__calculate", "args": {"expression": "2+2"}},
+            {"id": "bad", "name": "function_examples__calculate", "args": ["2+2"]},
+        )
+        while len(responses) < 2:
+            responses.extend(await conn.expect_tool_response())
+        await conn.send_text("done")
+
+    live(model)
+    examples = str(Path(__file__).resolve().parent.parent / "config" / "function_examples.py")
+    result = run_agent(*TEXT_ONLY, "--import-functions", examples, input="hi\n")
+    assert result.status == 0, result.stderr
+    by_id = {r["id"]: r for r in responses}
+    assert by_id["good"]["response"] == {"output": 4.0}
+    assert "arguments must be an object" in by_id["bad"]["response"]["error"]
+    assert by_id["bad"]["name"] == "function_examples__calculate"

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.abc
+from anyio.streams.memory import MemoryObjectSendStream
 
 from ..events import FunctionCall, FunctionResult
 from .catalog import Catalog, ToolEntry
@@ -63,7 +64,7 @@ class Router:
         self._scopes: dict[str, anyio.CancelScope] = {}  # in flight
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
-        self._send: anyio.abc.ObjectSendStream[FunctionResult] | None = None  # set by run()
+        self._send: MemoryObjectSendStream[FunctionResult] | None = None  # set by run()
         self._pending = 0  # results queued or being sent
         self._idle = anyio.Event()
         self._idle.set()
@@ -113,6 +114,16 @@ class Router:
                 logger.debug("cancellation for %s: not in flight", call_id)
                 continue
             scope.cancel()
+
+    def reject(self, call: FunctionCall, reason: str) -> None:
+        """Answer a call that cannot run as it came (unreadable arguments) without running it."""
+        if self._send is None:
+            raise RuntimeError("Router.reject() before Router.run() started")
+        response = {"error": f"invalid arguments: {reason}"}
+        self._pending += 1
+        self._set_busy()
+        self._send.send_nowait(FunctionResult(call.id, call.name, response))
+        self._notify("call_finished", CallReport(call, self._catalog.get(call.name), ERROR, 0.0, response))
 
     # ---- internals ----------------------------------------------------------------------
 
