@@ -12,7 +12,9 @@ import pydantic
 from google.genai import types
 
 from .base import DiscoveredTool, ToolBackend
+from .json_trim import cut_size
 from .names import NameRequest, assign_names
+from .printable import printable
 from .schema import CompiledSchema, compile_schema
 
 logger = logging.getLogger(__name__)
@@ -120,7 +122,8 @@ def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DES
     entries: list[ToolEntry] = []
     for (row, source, tool), name, note in zip(kept, names, name_notes):
         compiled = compile_schema(tool.input_schema)
-        description = trim(tool.description or _title(tool), description_limit)
+        given = tool.description or _title(tool)
+        description = trim(given, description_limit)
         try:
             declaration = types.FunctionDeclaration(
                 name=name,
@@ -133,15 +136,19 @@ def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DES
             continue
         entries.append(ToolEntry(name, tool, compiled, source.backend, source.timeout, description, declaration))
         details = list(compiled.losses)
+        given_size = cut_size(given) or len(given.strip())  # cut_size: the stdio reader cut it already
+        if given_size > description_limit:
+            details.insert(0, f"description of {given_size:,} characters cut to {description_limit:,}")
         if note:
             details.insert(0, note)
-        rows[row] = ReportRow(source.name, tool.name, name, LOSSY if compiled.lossy else OK, "; ".join(details))
+        status = LOSSY if compiled.lossy or len(details) > (1 if note else 0) else OK
+        rows[row] = ReportRow(source.name, tool.name, name, status, "; ".join(details))
     return Catalog(entries, [r for r in rows if r is not None], notes)
 
 
 def trim(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
-    """`text` cut to `limit` characters with a visible marker."""
-    text = text.strip()
+    """`text` cut to `limit` characters with a visible marker, without control characters."""
+    text = printable(text.strip())
     if len(text) <= limit:
         return text
     return text[: max(0, limit - len(TRIM_MARKER))].rstrip() + TRIM_MARKER

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import anyio
 
 from agent.config import Config
 from agent.tools.catalog import Catalog
+from agent.tools.printable import printable
 from agent.tools.toolset import ToolSet
+
+# What a JSON dump with ensure_ascii=False leaves raw that a terminal acts on: DEL, C1, bidi controls.
+_RAW_CONTROLS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_CELL = 200  # characters of a tool name shown in the table
 
 
 def format_table(catalog: Catalog, failures: dict[str, str], required: set[str]) -> str:
+    """The `gemini-live tools` table; everything a server supplied is made printable."""
     rows = [("SERVER", "TOOL", "DECLARED AS", "STATUS")]
     for r in catalog.rows:
         status = r.status if not r.detail else f"{r.status}: {r.detail}"
-        rows.append((r.server, r.tool, r.declared_name or "-", status))
+        rows.append((_cell(r.server), _cell(r.tool), r.declared_name or "-", printable(status, one_line=True)))
     for name, why in sorted(failures.items()):
         label = "failed to start (required)" if name in required else "failed to start"
-        rows.append((name, "*", "-", f"left out: {label}: {why}"))
+        rows.append((_cell(name), "*", "-", f"left out: {label}: {printable(why)}"))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines += [f"note: {n}" for n in catalog.notes]
+    lines += [f"note: {printable(n, one_line=True)}" for n in catalog.notes]
     lines.append(f"{len(catalog)} tools declared")
     return "\n".join(lines)
 
@@ -37,9 +44,20 @@ async def list_tools(config: Config, as_json: bool) -> int:
         catalog = await tg.start(toolset.run)
         tg.cancel_scope.cancel()
     if as_json:
-        print(json.dumps(catalog.declarations_json(), indent=2, ensure_ascii=False))
+        print(json_for_terminal(catalog.declarations_json()))
     else:
         print(format_table(catalog, toolset.failures, required))
     for name, why in sorted(toolset.failures.items()):
-        print(f"gemini-live: MCP server {name} failed to start: {why}", file=sys.stderr)
+        print(f"gemini-live: MCP server {printable(name)} failed to start: {printable(why)}", file=sys.stderr)
     return 1 if required & set(toolset.failures) else 0
+
+
+def json_for_terminal(value: object) -> str:
+    """Indented JSON, readable (non-ASCII kept) but with every control character escaped."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)  # C0 controls are escaped already
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _cell(text: str) -> str:
+    text = printable(text, one_line=True)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"

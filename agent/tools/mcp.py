@@ -17,6 +17,7 @@ import anyio.abc
 from agent.config import McpServerConfig
 from agent.errors import UserError
 from agent.tools.mcp_server import McpServer, ServerState, TransportFactory
+from agent.tools.printable import printable
 
 __all__ = ["McpHub", "McpServer", "McpStartupError", "ServerState", "TransportFactory"]
 
@@ -51,7 +52,8 @@ class McpHub:
 
     @property
     def failures(self) -> dict[str, str]:
-        return {s.name: s.error or "failed" for s in self.servers if s.state == "failed"}
+        """Why each failed server failed, made printable (the reason quotes the server)."""
+        return {s.name: printable(s.error or "failed") for s in self.servers if s.state == "failed"}
 
     def server(self, name: str) -> McpServer:
         return next(s for s in self.servers if s.name == name)
@@ -66,7 +68,7 @@ class McpHub:
                 await server.wait_started()
             for name, why in self.failures.items():
                 logger.warning("MCP server %s failed to start and is left out: %s", name, why)
-            required_failures = {s.name: s.error or "failed" for s in self.servers if s.cfg.required and s.state == "failed"}
+            required_failures = {name: why for name, why in self.failures.items() if self.server(name).cfg.required}
             if required_failures:
                 tg.cancel_scope.cancel()
             else:

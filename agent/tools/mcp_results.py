@@ -9,29 +9,53 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from agent.tools.base import DiscoveredTool
+from agent.tools.json_trim import cut_size
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 32_000  # per result; a Live tool response is context the model has to read
 MAX_CONTENT_SUMMARIES = 50  # non-text content blocks described per result
+MAX_RESULT_DEPTH = 32  # nesting of structuredContent; the SDK cannot serialise ~250 levels
+DEEP_NOTE = f"[nested deeper than {MAX_RESULT_DEPTH} levels; cut]"
 
 
 def trim(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     """Cut `text` to `limit` characters, saying how much was left out."""
-    if len(text) <= limit:
+    original = cut_size(text)  # the stdio reader already cut it while reading
+    if original is None and len(text) <= limit:
         return text
-    return f"{text[:limit]}\n[truncated: the result had {len(text):,} characters; only the first {limit:,} are shown]"
+    if original is None:
+        return f"{text[:limit]}\n[truncated: the result had {len(text):,} characters; only the first {limit:,} are shown]"
+    shown = text[: min(limit, text.rfind("… [cut:"))]
+    return f"{shown}\n[truncated: the result had about {original:,} bytes; only the first {len(shown):,} characters are shown]"
 
 
 def base64_size(data: Any) -> int | None:
     """Decoded size in bytes of a base64 string, without decoding it."""
     if not isinstance(data, str):
         return None
+    original = cut_size(data)
+    if original is not None:  # cut while reading: its full length is known, its padding is not
+        return original * 3 // 4
     body = "".join(data.split())
     return len(body) * 3 // 4 - (len(body) - len(body.rstrip("=")))
+
+
+def plain_json(value: Any, depth: int = 0) -> Any:
+    """`value` as JSON the API accepts: NaN and infinities as strings, nesting cut with a note."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # as local functions send them
+    if isinstance(value, dict):
+        if depth >= MAX_RESULT_DEPTH:
+            return DEEP_NOTE
+        return {str(k): plain_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return DEEP_NOTE if depth >= MAX_RESULT_DEPTH else [plain_json(v, depth + 1) for v in value]
+    return value
 
 
 def _summary(kind: str, **fields: Any) -> dict[str, Any]:
@@ -109,7 +133,7 @@ def format_call_result(raw: Any) -> dict[str, Any]:
         detail = text or "; ".join(json.dumps(o) for o in others)
         return {"error": trim(detail) or "the tool reported an error without a message"}
 
-    structured = raw.get("structuredContent")
+    structured = plain_json(raw.get("structuredContent"))
     budget = MAX_TEXT_CHARS
     parts: dict[str, Any] = {}
     if structured is not None:

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.abc
-import mcp_types as types
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
-from pydantic import ValidationError
+
+from agent.tools import proc_tree
+from agent.tools.mcp_lines import pump_stderr, pump_stdout
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +58,14 @@ async def stdio_transport(
     label: str = "",
 ) -> AsyncIterator[tuple[TransportStreams, ServerProcess]]:
     """Spawn `command args` and yield the (read, write) SessionMessage streams and the process."""
+    mark = proc_tree.new_mark()  # inherited by its descendants: finds those that leave the group
     process = await anyio.open_process(
         [command, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env=dict(env),
+        env={**env, proc_tree.MARK_VAR: mark},
         start_new_session=True,
     )
     info = ServerProcess(pid=process.pid)
@@ -74,22 +76,9 @@ async def stdio_transport(
 
     async def read_stdout() -> None:
         assert process.stdout is not None
-        buffer = b""
-        noise = 0
         try:
             async with read_send:
-                async for chunk in process.stdout:
-                    lines = (buffer + chunk).split(b"\n")
-                    buffer = lines.pop()
-                    for line in lines:
-                        message = _parse_line(line)
-                        if isinstance(message, SessionMessage):
-                            await read_send.send(message)
-                        elif message:
-                            # Some servers print banners or logs to stdout: not protocol messages.
-                            noise += 1
-                            level = logging.WARNING if noise == 1 else logging.DEBUG
-                            logger.log(level, "MCP server %s wrote a non-JSON-RPC line to stdout: %.200s", label, message)
+                await pump_stdout(process.stdout, read_send, label)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass  # our side closed during shutdown; the session sees EOF either way
 
@@ -109,16 +98,9 @@ async def stdio_transport(
 
     async def read_stderr() -> None:
         assert process.stderr is not None
-        buffer = b""
         try:
             with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-                async for chunk in process.stderr:
-                    lines = (buffer + chunk).split(b"\n")
-                    buffer = lines.pop()
-                    for raw in lines:
-                        _stderr_line(raw, info, label)
-            if buffer:
-                _stderr_line(buffer, info, label)
+                await pump_stderr(process.stderr, lambda line: _stderr_line(line, info, label))
         finally:
             stderr_done.set()
 
@@ -132,7 +114,7 @@ async def stdio_transport(
             with anyio.CancelScope(shield=True):
                 write_send.close()
                 read_recv.close()
-                await stop_process(process, label)
+                await stop_process(process, label, mark)
                 info.returncode = process.returncode
                 if info.returncode is not None:
                     with anyio.move_on_after(STDERR_DRAIN_TIMEOUT):
@@ -142,19 +124,8 @@ async def stdio_transport(
             tg.cancel_scope.cancel()
 
 
-def _parse_line(line: bytes) -> SessionMessage | str:
-    """A JSON-RPC message, or the line's text when it is not one ("" for a blank line)."""
-    text = line.decode("utf-8", errors="replace").strip()
-    if not text:
-        return ""
-    try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(text, by_name=False))
-    except (ValidationError, ValueError):
-        return text
-
-
-def _stderr_line(raw: bytes, info: ServerProcess, label: str) -> None:
-    line = raw.decode("utf-8", errors="replace").rstrip()
+def _stderr_line(line: str, info: ServerProcess, label: str) -> None:
+    """One stderr line (already cut and made printable by pump_stderr)."""
     if line:
         info.stderr_count += 1
         if len(info.stderr_head) < STDERR_HEAD_LINES:
@@ -163,9 +134,11 @@ def _stderr_line(raw: bytes, info: ServerProcess, label: str) -> None:
         logger.debug("[%s stderr] %s", label, line)
 
 
-async def stop_process(process: anyio.abc.Process, label: str = "") -> None:
-    """Close stdin, then SIGTERM and SIGKILL the child's process group, each step bounded."""
+async def stop_process(process: anyio.abc.Process, label: str = "", mark: str = "") -> None:
+    """Close stdin, then SIGTERM and SIGKILL the child's process group, each step bounded; then
+    the same for its descendants that left the group (see proc_tree)."""
     pgid = process.pid  # start_new_session: the leader's pid is the group id
+    known = proc_tree.descendants(pgid)  # before the group goes and the parent links with it
     if process.stdin is not None:
         with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
             await process.stdin.aclose()
@@ -180,6 +153,7 @@ async def stop_process(process: anyio.abc.Process, label: str = "") -> None:
         await _wait_gone(process, pgid, KILL_REAP_TIMEOUT)
     if process.returncode is None:
         logger.warning("MCP server %s (pid %d) is still alive after SIGKILL; abandoning it", label, pgid)
+    await proc_tree.end_escaped(known, mark, pgid, label, SIGTERM_GRACE)
 
 
 async def _wait_gone(process: anyio.abc.Process, pgid: int, timeout: float) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .schema_callable import callable_description, json_schema_for_callable
+from .schema_limits import DEFAULT, TIGHT, TIGHT_DEPTH, TIGHT_NODES, Limits
 from .schema_nodes import CUT, NodeCompiler, is_null, is_trivial, kinds
 from .schema_refs import merge
 from .schema_restore import Restorer, UnwrapRestorer
@@ -61,16 +62,24 @@ class CompiledSchema:
 
 
 def compile_schema(
-    schema: Any, *, max_depth: int = DEFAULT_MAX_DEPTH, max_nodes: int = DEFAULT_MAX_NODES
+    schema: Any, *, max_depth: int = DEFAULT_MAX_DEPTH, max_nodes: int = DEFAULT_MAX_NODES, limits: Limits = DEFAULT
 ) -> CompiledSchema:
     """Compile a tool's JSON Schema to Gemini `parameters`; never raises."""
-    compiler = NodeCompiler(schema, max_depth, max_nodes)
+    compiler = NodeCompiler(schema, max_depth, max_nodes, limits)
     try:
         params, restorer = _compile_root(compiler, schema)
+        if compiler.size > limits.budget:  # a declaration this big costs every setup and the model's attention
+            first = f"declaration of ~{compiler.size:,} characters is over {limits.budget:,}"
+            compiler = NodeCompiler(schema, min(max_depth, TIGHT_DEPTH), min(max_nodes, TIGHT_NODES), TIGHT)
+            compiler.losses.append(f"(root): {first}; compiled again with tighter limits")
+            params, restorer = _compile_root(compiler, schema)
+            if compiler.size > TIGHT.budget:
+                compiler.losses.append(f"(root): still ~{compiler.size:,} characters; declared without parameters")
+                params, restorer = None, None
     except Exception as exc:  # safety net: a tool must never take the whole catalog down
         logger.warning("could not compile a tool schema", exc_info=True)
         why = f"schema could not be compiled ({type(exc).__name__}: {exc}); declared without parameters"
-        return CompiledSchema(None, (why,))
+        return CompiledSchema(None, (why[:300],))
     losses = list(dict.fromkeys(compiler.losses))
     if len(losses) > MAX_LOSSES:
         losses[MAX_LOSSES:] = [f"… and {len(losses) - MAX_LOSSES} more"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .json_trim import cut_size
+from .printable import printable
+from .schema_limits import DEFAULT, Limits
 from .schema_refs import merge, resolve_ref
 from .schema_restore import EnumRestorer, JsonTextRestorer, Restorer, UnionRestorer
 from .schema_shapes import ANNOTATIONS as _ANNOTATIONS
@@ -92,13 +95,28 @@ def _short(v: Any, limit: int = 80) -> str:
 class NodeCompiler(ShapesMixin):
     """Compiles sub-schemas; collects losses. One instance per tool schema."""
 
-    def __init__(self, root: Any, max_depth: int, max_nodes: int) -> None:
-        self.doc, self.max_depth, self.max_nodes = root, max_depth, max_nodes
+    def __init__(self, root: Any, max_depth: int, max_nodes: int, limits: Limits = DEFAULT) -> None:
+        self.doc, self.max_depth, self.max_nodes, self.limits = root, max_depth, max_nodes, limits
         self.losses: list[str] = []
         self.nodes = 0
+        self.size = 0  # characters of descriptions, enum values and names written (see Limits.budget)
 
     def loss(self, path: str, msg: str) -> None:
-        self.losses.append(f"{path or '(root)'}: {msg}")
+        where = path or "(root)"
+        if len(where) > 80:
+            where = where[:79] + "…"
+        line = f"{where}: {msg}"  # names and values in it come from the server: bounded, printable
+        self.losses.append(printable(line if len(line) <= 300 else line[:299] + "…", one_line=True))
+
+    def text(self, path: str, text: str, what: str = "description") -> str:
+        """A description or title as declared: printable, cut to the limit (a loss), counted."""
+        text = printable(text)
+        cap = self.limits.description
+        if len(text) > cap:
+            self.loss(path, f"{what} of {cut_size(text) or len(text):,} characters cut to {cap:,}")
+            text = text[: cap - 1].rstrip() + "…"
+        self.size += len(text)
+        return text
 
     # ---- $ref / allOf -------------------------------------------------------------------
 
@@ -155,7 +173,7 @@ class NodeCompiler(ShapesMixin):
             return self.any({})
         if depth > self.max_depth:
             self.loss(path, f"nested deeper than {self.max_depth} levels; sent as JSON text")
-            return self.any(s if isinstance(s, dict) else {})
+            return self.any(s if isinstance(s, dict) else {}, path)
         s, refs = self.flatten(s, path, depth, refs)
         if s is CUT:
             return self.any({})
@@ -163,15 +181,15 @@ class NodeCompiler(ShapesMixin):
             return None, None
         if s is True or (isinstance(s, dict) and is_trivial(s)):
             self.loss(path, "any value; sent as JSON text")
-            return self.any(s if isinstance(s, dict) else {})
+            return self.any(s if isinstance(s, dict) else {}, path)
         if not isinstance(s, dict):
             self.loss(path, f"not a schema ({type(s).__name__}); sent as any value")
             return self.any({})
         return self.compile(s, path, depth, refs)
 
-    def any(self, s: dict[str, Any]) -> tuple[dict, Restorer]:
+    def any(self, s: dict[str, Any], path: str = "") -> tuple[dict, Restorer]:
         """Any JSON value: the model writes JSON text, restore_args decodes it."""
-        return self.finish({"type": "STRING"}, s, ["Any JSON value, written as JSON text."]), JsonTextRestorer()
+        return self.finish({"type": "STRING"}, s, ["Any JSON value, written as JSON text."], path=path), JsonTextRestorer()
 
     def compile(self, s: dict, path: str, depth: int, refs: tuple, root: bool = False) -> tuple[dict | None, Restorer | None]:
         """Compile a flattened schema (no $ref/allOf at its top)."""
@@ -196,12 +214,14 @@ class NodeCompiler(ShapesMixin):
             ks = []
         if ks == []:
             self.loss(path, "only null is valid")
-            return self.finish({"type": "STRING"}, s, ["Must be null."], nullable=True), None
+            return self.finish({"type": "STRING"}, s, ["Must be null."], nullable=True, path=path), None
+        if values and self.enum_too_big(values):
+            s, values = self.described_enum(s, values, path), None
         if values:
             return self.enum(s, values, ks, path, nullable)
         if ks is None:
             self.loss(path, "any value; sent as JSON text")
-            return self.any(s)
+            return self.any(s, path)
         if len(ks) > 1:
             bare = {k: v for k, v in s.items() if k not in _PER_NODE}  # annotations go on the any_of
             outs = [self.typed(bare, k, path, depth, refs, False, root) for k in ks]
@@ -227,11 +247,27 @@ class NodeCompiler(ShapesMixin):
             if out["type"] != "STRING" or restorer is None:  # JSON text is not the format's subject
                 self.loss(path, f"format {fmt!r} kept in description only")
                 notes.append(f"Format: {fmt}.")
-        return self.finish(out, s, notes, nullable), restorer
+        return self.finish(out, s, notes, nullable, path=path), restorer
+
+    def enum_too_big(self, values: list) -> bool:
+        limits = self.limits
+        if len(values) > limits.enum_values:
+            return True
+        return sum(len(_text(v)) for v in values) > limits.enum_chars
+
+    def described_enum(self, s: dict, values: list, path: str) -> dict:
+        """An enum too big to declare: a plain value whose description gives a few examples."""
+        self.loss(path, f"enum of {len(values):,} values ({sum(len(_text(v)) for v in values):,} characters) too big "
+                        f"to declare (at most {self.limits.enum_values:,} values, {self.limits.enum_chars:,} characters); "
+                        "described with examples")
+        examples = ", ".join(_short(v, 40) for v in values[:8])
+        note = f"One of {len(values):,} allowed values, such as: {examples}."
+        desc = s.get("description") if isinstance(s.get("description"), str) else ""
+        return {**{k: v for k, v in s.items() if k not in ("enum", "const")}, "description": f"{desc} {note}".strip()}
 
     def enum(self, s: dict, values: list, ks: list[str] | None, path: str, nullable: bool) -> tuple[dict, Restorer | None]:
         if ks == ["boolean"] and set(map(type, values)) == {bool} and len(set(values)) == 2:
-            return self.finish({"type": "BOOLEAN"}, s, [], nullable), None
+            return self.finish({"type": "BOOLEAN"}, s, [], nullable, path=path), None
         texts: dict[str, Any] = {}
         for v in values:
             t = _text(v)
@@ -241,9 +277,10 @@ class NodeCompiler(ShapesMixin):
                 continue
             texts[t] = v
         out = {"type": "STRING", "format": "enum", "enum": list(texts)}
+        self.size += sum(len(t) for t in texts)
         strings = all(isinstance(v, str) for v in texts.values())
         notes = [] if strings or "const" not in s else [f"Always {_short(values[0])}."]
-        return self.finish(out, s, notes, nullable), (None if strings else EnumRestorer(texts))
+        return self.finish(out, s, notes, nullable, path=path), (None if strings else EnumRestorer(texts))
 
     def union(self, s: dict, path: str, depth: int, refs: tuple) -> tuple[dict | None, Restorer | None]:
         key = "anyOf" if "anyOf" in s else "oneOf"
@@ -251,7 +288,7 @@ class NodeCompiler(ShapesMixin):
         rest = {k: v for k, v in s.items() if k not in ("anyOf", "oneOf")}
         if not isinstance(raw, list) or not raw:
             self.loss(path, f"{key} is empty or not a list; ignored")
-            return self.compile(rest, path, depth, refs) if not is_trivial(rest) else self.any(rest)
+            return self.compile(rest, path, depth, refs) if not is_trivial(rest) else self.any(rest, path)
         if "anyOf" in s and "oneOf" in s:
             self.loss(path, "both anyOf and oneOf; oneOf dropped")
         constraints = {k: v for k, v in rest.items() if k not in _ANNOTATIONS}
@@ -264,7 +301,7 @@ class NodeCompiler(ShapesMixin):
             if fb is CUT or fb is True or not isinstance(fb, dict) or is_trivial(fb):
                 if fb is not CUT:  # a cut already says why
                     self.loss(path, f"{key} accepts any value; sent as JSON text")
-                return self.any(rest)
+                return self.any(rest, path)
             if is_null(fb):
                 nullable = True
                 continue
@@ -275,7 +312,7 @@ class NodeCompiler(ShapesMixin):
             if not nullable:
                 return None, None
             self.loss(path, "only null is valid")
-            return self.finish({"type": "STRING"}, rest, ["Must be null."], nullable=True), None
+            return self.finish({"type": "STRING"}, rest, ["Must be null."], nullable=True, path=path), None
         if len(branches) == 1:
             fb, brefs = branches[0]
             annotations = {k: v for k, v in rest.items() if k in _ANNOTATIONS}
@@ -322,12 +359,15 @@ class NodeCompiler(ShapesMixin):
             restorer = UnionRestorer(restorers)
         if restorer is not None and all(type(r) is Restorer for r in getattr(restorer, "options", [restorer])):
             restorer = None
-        out = self.finish(out, s, notes, nullable)
+        out = self.finish(out, s, notes, nullable, path=path)
         return out, restorer
 
     # ---- annotations --------------------------------------------------------------------
 
-    def finish(self, out: dict, s: dict, notes: list[str], nullable: bool = False) -> dict:
+    def short_enough(self, value: Any) -> bool:
+        return not isinstance(value, str) or len(value) <= self.limits.default_chars
+
+    def finish(self, out: dict, s: dict, notes: list[str], nullable: bool = False, path: str = "") -> dict:
         """Add description (with notes), title, default, example and nullable to `out`."""
         if not notes and _PER_NODE.isdisjoint(s):  # fast path: nothing to add but nullable
             if nullable:
@@ -337,7 +377,7 @@ class NodeCompiler(ShapesMixin):
         default = s.get("default")
         if default is not None:
             value = self.scalar_for(out, default)
-            if value is not None:
+            if value is not None and self.short_enough(value):
                 out["default"] = value
             else:
                 notes = [*notes, f"Default: {_short(default)}."]
@@ -345,7 +385,7 @@ class NodeCompiler(ShapesMixin):
         example = examples[0] if isinstance(examples, list) and examples else s.get("example")
         if example is not None and t is not None:
             value = self.scalar_for(out, example)
-            if value is not None:
+            if value is not None and self.short_enough(value):
                 out["example"] = value
         desc = s.get("description")
         text = desc.strip() if isinstance(desc, str) else ""
@@ -353,10 +393,10 @@ class NodeCompiler(ShapesMixin):
             extra = " ".join(notes)
             text = f"{text}{'' if text[-1] in '.!?:;)' else '.'} {extra}" if text else extra
         if text:
-            out["description"] = text
+            out["description"] = self.text(path, text)
         title = s.get("title")
         if isinstance(title, str) and title:
-            out["title"] = title
+            out["title"] = self.text(path, title, "title")
         if nullable:
             out["nullable"] = True
         return out

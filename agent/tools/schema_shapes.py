@@ -9,6 +9,8 @@ import math
 import re
 from typing import Any
 
+from .json_trim import cut_size
+from .printable import printable
 from .schema_restore import (
     ArrayRestorer,
     EntriesRestorer,
@@ -65,7 +67,11 @@ class ShapesMixin:
             out["format"] = fmt
         self.bounds(out, s, path, ("minLength", "min_length"), ("maxLength", "max_length"))
         pattern = s.get("pattern")
-        if isinstance(pattern, str) and pattern:
+        if isinstance(pattern, str) and len(pattern) > self.limits.pattern:
+            size = cut_size(pattern) or len(pattern)  # cut_size: the stdio reader cut it already
+            self.loss(path, f"pattern of {size:,} characters not declared (at most {self.limits.pattern:,})")
+        elif isinstance(pattern, str) and pattern:
+            self.size += len(pattern)
             if NON_RE2.search(pattern):
                 self.loss(path, "pattern uses lookaround/backreferences; kept in description only")
                 notes.append(f"Pattern: {pattern}")
@@ -169,8 +175,11 @@ class ShapesMixin:
             if props is not None:
                 self.loss(path, "properties is not an object; ignored")
             props = {}
+        if len(props) > self.limits.properties:
+            props = self.fewer_properties(s, props, path)
         keys = [k if isinstance(k, str) else str(k) for k in props]
         names = param_names(keys)
+        self.size += sum(map(len, names.values()))
         out_props: dict[str, dict] = {}
         fields: dict[str, tuple[str, Restorer | None]] = {}
         for key, sub in zip(keys, props.values()):
@@ -181,7 +190,8 @@ class ShapesMixin:
             decl = names[key]
             if decl != key:
                 desc = child.get("description")
-                child["description"] = f"{desc} (Original name: {key}.)" if desc else f"Original name: {key}."
+                shown = printable(key if len(key) <= 80 else key[:79] + "…", one_line=True)
+                child["description"] = f"{desc} (Original name: {shown}.)" if desc else f"Original name: {shown}."
             if decl != key or r is not None:
                 fields[decl] = (key, r)
             out_props[decl] = child
@@ -219,6 +229,17 @@ class ShapesMixin:
             self.loss(path, f"{what} beside properties not expressed")
         return out, (ObjectRestorer(fields) if fields else None)
 
+    def fewer_properties(self, s: dict, props: dict, path: str) -> dict:
+        """The first Limits.properties properties, required ones first; the rest is a loss."""
+        cap = self.limits.properties
+        required = s.get("required") if isinstance(s.get("required"), list) else []
+        wanted = {r for r in required if isinstance(r, str) and r in props}
+        keep = [k for k in props if k in wanted][:cap]
+        keep += [k for k in props if k not in wanted][: cap - len(keep)]
+        kept = set(keep)
+        self.loss(path, f"{len(props) - cap:,} of {len(props):,} properties not declared (at most {cap}); the model cannot send them")
+        return {k: v for k, v in props.items() if k in kept}
+
     def entries(self, s: dict, path: str, depth: int, refs: tuple, notes: list[str],
                 patterns: dict | None, extra: Any) -> tuple[dict, Restorer | None]:
         """A map (additionalProperties/patternProperties only) as a list of {key, value}."""
@@ -236,7 +257,7 @@ class ShapesMixin:
         if len(key_patterns) == 1 and not NON_RE2.search(key_patterns[0]):
             key["pattern"] = key_patterns[0]
         elif key_patterns:
-            key["description"] = "Matches one of the patterns: " + ", ".join(key_patterns)
+            key["description"] = self.text(path, "Matches one of the patterns: " + ", ".join(key_patterns))
         item = {"type": "OBJECT", "properties": {"key": key, "value": value},
                 "required": ["key", "value"], "property_ordering": ["key", "value"]}
         out: dict[str, Any] = {"type": "ARRAY", "items": item}

@@ -13,6 +13,7 @@ from agent.events import FunctionCall
 from agent.tools.catalog import Catalog, ToolSource, build_catalog
 from agent.tools.local import load_module_tools
 from agent.tools.mcp import McpHub
+from agent.tools.printable import printable
 from agent.tools.router import CallReport
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ def _short_args(args: dict[str, Any], limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _shown(text: str, limit: int = 200) -> str:
+    """Text for a tool activity line: server- or model-supplied, so bounded and printable."""
+    return printable(text[: limit * 2], one_line=True)[:limit]
+
+
 class ToolActivity:
     """Router observer: one line per call on the console, a record per call, latency metrics."""
 
@@ -74,19 +80,20 @@ class ToolActivity:
 
     def call_started(self, call: FunctionCall, entry: Any) -> None:
         self.running[call.id] = call.name
-        self.console.info(f"⚙ {call.name}({_short_args(call.args)})")
+        self.console.info(f"⚙ {_shown(call.name, 80)}({_shown(_short_args(call.args))})")
         self.on_change()
 
     def call_finished(self, report: CallReport) -> None:
         self.running.pop(report.call.id, None)
         ms = report.duration * 1000
         response = report.response or {}
+        name = _shown(report.call.name, 80)
         if report.outcome == "ok":
-            self.console.info(f"  ✓ {report.call.name} {ms:.0f} ms")
+            self.console.info(f"  ✓ {name} {ms:.0f} ms")
         elif report.outcome == "cancelled":
-            self.console.info(f"  ⊘ {report.call.name} cancelled after {ms:.0f} ms")
+            self.console.info(f"  ⊘ {name} cancelled after {ms:.0f} ms")
         else:
-            self.console.info(f"  ✗ {report.call.name}: {str(response.get('error', report.outcome))[:200]}")
+            self.console.info(f"  ✗ {name}: {_shown(str(response.get('error', report.outcome)))}")
         source = report.entry.source if report.entry else "unknown"
         self.metrics.tool_finished(source, report.duration, report.outcome == "ok")
         if self.recorder.enabled:  # the record's copies of args and result cost a JSON dump each

@@ -38,6 +38,7 @@ PAGE_SIZE = 10
 BIG_CHARS = 200_000
 STDIO_SERVER = Path(__file__).with_name("stdio_server.py")
 RAW_STDIO_SERVER = Path(__file__).with_name("raw_stdio_server.py")
+HOSTILE_STDIO_SERVER = Path(__file__).with_name("hostile_stdio_server.py")
 
 # 1x1 transparent PNG
 PNG = base64.b64decode(
@@ -270,3 +271,8 @@ def stdio_command(flavour: str, *extra: str) -> tuple[str, list[str]]:
 def raw_stdio_command(*extra: str) -> tuple[str, list[str]]:
     """(command, args) for the hand-written, dependency-free JSON-RPC stdio server."""
     return sys.executable, ["-I", "-S", str(RAW_STDIO_SERVER), *extra]
+
+
+def hostile_stdio_command(*extra: str) -> tuple[str, list[str]]:
+    """(command, args) for the misbehaving stdio server (deep JSON, huge results, floods, bombs, daemons)."""
+    return sys.executable, ["-I", "-S", str(HOSTILE_STDIO_SERVER), *extra]

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -29,6 +30,16 @@ def tools(notype: bool) -> list[dict]:
          "annotations": {"readOnlyHint": True}},
         {"name": "ping_tool", "description": "Say pong.", "inputSchema": dict(schema)},
     ]
+
+
+def requests() -> Iterator[tuple[str, object, dict]]:
+    """(method, id, message) of each request read from stdin; notifications are skipped."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        if msg.get("id") is not None:
+            yield msg.get("method"), msg["id"], msg
 
 
 def main() -> None:
@@ -55,13 +66,7 @@ def main() -> None:
         sys.stdout.write(json.dumps(message) + "\n")
         sys.stdout.flush()
 
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        msg = json.loads(line)
-        method, msg_id = msg.get("method"), msg.get("id")
-        if msg_id is None:
-            continue  # notifications
+    for method, msg_id, msg in requests():
         if method == "initialize":
             version = opts.protocol or msg["params"]["protocolVersion"]
             result = {"protocolVersion": version, "capabilities": {"tools": {}},
