@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sys
 import threading
@@ -18,6 +19,15 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
+
+# Escape sequences whole, then every other control character but newline and tab: the model's
+# words (and a server's) reach a terminal, where ESC [ 2 J or a bidi override would act.
+_CONTROLS = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", re.S)
+
+
+def safe_text(text: str) -> str:
+    """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
+    return text if text.isprintable() else _CONTROLS.sub("", text)
 
 
 def _short(value: Any) -> Any:
@@ -41,6 +51,7 @@ class Console:
         self._speaker: str | None = None  # who the open stdout line belongs to
         self._status = ""
         self.status_enabled = self.err.isatty()
+        self._clean = _isatty(self.out)  # a terminal gets the model's words without control characters
 
     # ---- conversation (stdout) -------------------------------------------------------
 
@@ -60,12 +71,12 @@ class Console:
 
     def model_text(self, text: str) -> None:
         self._begin("model")
-        self.out.write(text)
+        self.out.write(safe_text(text) if self._clean else text)
         self.out.flush()
 
     def user_transcript(self, text: str) -> None:
         self._begin("user")
-        self.out.write(text)
+        self.out.write(safe_text(text) if self._clean else text)
         self.out.flush()
 
     def turn_complete(self) -> None:
@@ -76,7 +87,7 @@ class Console:
         """A block of its own lines on stdout (sources, code, results)."""
         self._end_line()
         self._clear_status()
-        self.out.write(text.rstrip("\n") + "\n")
+        self.out.write((safe_text(text) if self._clean else text).rstrip("\n") + "\n")
         self.out.flush()
 
     def sources(self, chunks: list[tuple[str, str]], queries: list[str]) -> None:
@@ -139,6 +150,13 @@ class Console:
     def close(self) -> None:
         self._end_line()
         self._clear_status()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):
+        return False
 
 
 async def read_lines(stream: TextIO, send: MemoryObjectSendStream[str]) -> None:

@@ -2,7 +2,9 @@
 
 Every input source is registered as open; when the last one closes (stdin at end-of-file, the
 WAV file sent) and the conversation is idle, `until_done` returns and the agent exits 0. A live
-mic never closes, so with a mic the agent runs until Ctrl-C.
+mic never closes, so with a mic the agent runs until Ctrl-C. In an interactive terminal the input
+line (agent.terminal, set as `front`) reads the typed lines instead, and `quit()` ends the agent
+at once, whatever is still open or running.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class TextInputs:
         self.realtime_text = realtime_text  # how the model's profile takes typed turns
         self.headless = not stdin.isatty()  # a script: nobody will type an answer to a stall
         self.session: Any = None  # set once the Live session is up
+        self.front: Any = None  # the interactive input line (agent.terminal.TerminalUI), if any
+        self._quit = anyio.Event()
         self._open: set[str] = set()
         self._changed = anyio.Event()
         self._initial_sent = anyio.Event()
@@ -38,7 +42,10 @@ class TextInputs:
 
     def start(self, tg: anyio.abc.TaskGroup) -> None:
         self.open("stdin")
-        tg.start_soon(self._stdin)
+        if self.front is not None:
+            tg.start_soon(self._front, tg)
+        else:
+            tg.start_soon(self._stdin)
         if self.config.initial_message:
             self.open("initial")
             tg.start_soon(self._initial_message)
@@ -73,8 +80,33 @@ class TextInputs:
                     await self.send_text(line)
         self.close("stdin")
 
+    async def wait_initial_sent(self) -> None:
+        """Typed lines go after the initial message."""
+        await self._initial_sent.wait()
+
+    async def _front(self, tg: anyio.abc.TaskGroup) -> None:
+        try:
+            await self.front.run(self, tg)
+        finally:
+            self.close("stdin")
+
+    def quit(self) -> None:
+        """The user quit: `until_done` returns now, not when the model is done."""
+        self._quit.set()
+
     async def until_done(self) -> None:
-        """Headless contract: every input closed, then the model's turn (and tools) finished."""
-        while self._open:
-            await self._changed.wait()
-        await self.conversation.state.wait_idle()
+        """Headless contract: every input closed, then the model's turn (and tools) finished; or a quit."""
+        async with anyio.create_task_group() as tg:
+
+            async def finished() -> None:
+                while self._open:
+                    await self._changed.wait()
+                await self.conversation.state.wait_idle()
+                tg.cancel_scope.cancel()
+
+            async def quit() -> None:
+                await self._quit.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(finished)
+            tg.start_soon(quit)

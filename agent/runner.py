@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from google.auth.exceptions import DefaultCredentialsError
 
 from agent.config import Config, load_config
 from agent.errors import SessionError, UserError
@@ -97,6 +98,13 @@ def guarded(body: Callable[[], int]) -> int:
         return _fail(str(e), EXIT_SESSION)
     except KeyboardInterrupt:
         return _fail(*signals.exit_status())
+    except DefaultCredentialsError:
+        return _fail(
+            "no Google Cloud credentials for Vertex AI (GOOGLE_GENAI_USE_VERTEXAI is set): run "
+            "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a key file; "
+            "or unset GOOGLE_GENAI_USE_VERTEXAI and set GOOGLE_API_KEY",
+            EXIT_USAGE,
+        )
     except Exception as e:  # noqa: BLE001 - the last line of defence: a message, not a traceback
         # -v (the agent's loggers at INFO) shows the traceback that the message promises.
         logging.getLogger("agent").info("unexpected error", exc_info=True)
@@ -110,8 +118,20 @@ def run_agent(config_file: str | None, overrides: dict[str, Any]) -> int:
     def body() -> int:
         config = load(config_file, overrides)
         from agent.app import Agent
+        from agent.terminal import interactive
 
-        return anyio.run(Agent(config).run)
+        # Push-to-talk reads raw keys from stdin itself, so it keeps the plain reader.
+        if not interactive(sys.stdin, sys.stdout) or config.push_to_talk:
+            return anyio.run(Agent(config).run)
+        from agent.banner import progress_line
+        from agent.terminal import TerminalConsole, TerminalUI
+
+        console = TerminalConsole(verbose=config.verbose)
+        agent = Agent(config, console=console)
+        ui = agent.inputs.front = TerminalUI(agent, console)
+        console.info(progress_line(config))
+        status = anyio.run(agent.run)
+        return ui.exit_status if ui.exit_status is not None else status
 
     return guarded(body)
 

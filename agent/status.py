@@ -1,12 +1,18 @@
-"""The one-line status on a terminal: listening / model speaking / tool running, a mic meter."""
+"""The status: listening / you speaking / model speaking / thinking / tool running, a mic meter.
+
+Plain terminals get it as one line on stderr (StatusLine); the interactive terminal shows the
+same text in its bottom toolbar (agent.terminal).
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
 
 REFRESH = 0.1  # seconds: the mic meter moves; the phase comes from the InteractionState
+VOICED_DBFS = -45.0  # a mic block louder than this: the user is speaking
 _PHASES = {
     "tool": "⚙ tool running",
     "answering": "… model answering",
@@ -16,31 +22,50 @@ _PHASES = {
 }
 
 
-def describe(agent: Any) -> str:
-    """The status text for the agent's current state."""
-    parts = []
-    running = agent.tool_activity.running if agent.tool_activity is not None else {}
-    if running:
-        parts.append("⚙ running " + ", ".join(sorted(set(running.values()))))
-    elif agent.speaker is not None and agent.speaker.playing:
-        parts.append("🔊 model speaking")
-    else:
-        parts.append(_PHASES[agent.state.phase()])
-    if agent.mic is not None:
-        from agent.media.mic import level_bar
+class StatusText:
+    """The status text for an agent's current state; remembers when each tool call started."""
 
-        parts.append(level_bar(agent.mic.level))
-    if agent.screen is not None:
-        s = agent.screen.stats
-        parts.append(f"screen {s.frames_sent} sent / {s.frames_skipped} skipped")
-    return "  ".join(parts)
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def __call__(self, agent: Any) -> str:
+        parts = []
+        running = agent.tool_activity.running if agent.tool_activity is not None else {}
+        now = time.monotonic()
+        self._started = {i: self._started.get(i, now) for i in running}
+        mic = agent.mic
+        if running:
+            oldest = now - min(self._started.values())
+            parts.append("⚙ running " + ", ".join(sorted(set(running.values()))) + (f" {oldest:.0f} s" if oldest >= 1 else ""))
+        elif agent.speaker is not None and agent.speaker.playing:
+            parts.append("🔊 model speaking")
+        elif mic is not None and agent.state.phase() == "idle" and mic.level > VOICED_DBFS:
+            parts.append("🗣 you speaking")
+        elif mic is None and agent.state.phase() == "idle":
+            parts.append("⌨ ready")
+        else:
+            parts.append(_PHASES[agent.state.phase()])
+        if mic is not None:
+            from agent.media.mic import level_bar
+
+            parts.append(level_bar(mic.level))
+        if agent.screen is not None:
+            s = agent.screen.stats
+            parts.append(f"screen {s.frames_sent} sent / {s.frames_skipped} skipped")
+        return "  ".join(parts)
+
+
+def describe(agent: Any) -> str:
+    """The status text for the agent's current state (no tool timing)."""
+    return StatusText()(agent)
 
 
 class StatusLine:
     def __init__(self, agent: Any) -> None:
         self.agent = agent
+        self.text = StatusText()
 
     async def run(self) -> None:
         while True:
-            self.agent.console.status(describe(self.agent))
+            self.agent.console.status(self.text(self.agent))
             await anyio.sleep(REFRESH)

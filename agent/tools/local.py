@@ -8,6 +8,7 @@ worker thread, async ones on the loop; whatever they return is made JSON-able.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
@@ -19,13 +20,16 @@ import json
 import logging
 import math
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-import anyio.to_thread
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import pydantic
 
 from agent.errors import ConfigError
@@ -61,13 +65,39 @@ class LocalBackend:
             if inspect.iscoroutinefunction(original):
                 result = await fn(**arguments)
             else:
-                result = await anyio.to_thread.run_sync(functools.partial(fn, **arguments), abandon_on_cancel=True)
+                result = await run_in_daemon_thread(functools.partial(fn, **arguments))
         except pydantic.ValidationError as e:
             return {"error": f"ValidationError: {_validation_summary(e)}"}
         except Exception as e:  # noqa: BLE001 - the function's failure is the model's information
             logger.info("local function %s.%s raised %s", self.source, tool, type(e).__name__, exc_info=True)
             return {"error": f"{type(e).__name__}: {e}"}
         return {"output": _bounded(to_jsonable(result))}
+
+
+async def run_in_daemon_thread(fn: Callable[[], Any]) -> Any:
+    """`fn()` in a daemon thread of its own: cancelling abandons it, and exit never waits for it.
+
+    anyio's worker threads are not daemons, so a sync function still running when the agent
+    quits (Ctrl-C during a 30 s call) would hold the interpreter's exit until it returned.
+    """
+    token = anyio.lowlevel.current_token()
+    done = anyio.Event()
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, fn()))
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting task, which re-raises it
+            outcome.append((False, e))
+        with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody is waiting
+            anyio.from_thread.run_sync(done.set, token=token)
+
+    threading.Thread(target=work, name=f"local function {getattr(fn, '__name__', '')}", daemon=True).start()
+    await done.wait()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def load_module_tools(path: str) -> tuple[str, list[DiscoveredTool], LocalBackend]:

@@ -1,0 +1,265 @@
+"""The interactive terminal in a real pseudo-terminal (pexpect): the input line, its history, the
+status toolbar, stopping an answer, quitting, the banner and slash commands.
+
+The agent runs as a subprocess on a pty against the fake Live server; what a person would see
+is read from the terminal output (escape sequences and all: we look for the words). Waits are
+pexpect timeouts, so a hang fails the test instead of blocking it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import ROOT, TEXT_ONLY
+from tests.fakes.live_server import FakeConnection
+
+WAIT = 30  # seconds: an upper bound for anything the agent should do promptly
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
+
+
+def screen_text(raw: str) -> str:
+    """Terminal output without escape sequences and carriage returns."""
+    return ANSI.sub("", raw)
+
+
+class Term:
+    """The agent on a pseudo-terminal, with everything it printed kept for asserting on."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+
+    def expect(self, pattern: str, timeout: float = WAIT) -> None:
+        self.child.expect(pattern, timeout=timeout)
+
+    def type(self, text: str) -> None:
+        self.child.send(text)
+
+    def line(self, text: str) -> None:
+        self.child.send(text + "\r")
+
+    def seen(self) -> str:
+        return screen_text(self.child.logfile_read.getvalue() if hasattr(self.child.logfile_read, "getvalue") else "")
+
+    def wait_exit(self, timeout: float = WAIT) -> int:
+        self.child.expect(pexpect.EOF, timeout=timeout)
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else 128 + (self.child.signalstatus or 0)
+
+
+class Log:
+    """pexpect's logfile_read: keeps the text."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, data: str) -> None:
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        pass
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+@pytest.fixture
+def term(clean_env: Path) -> Iterator:
+    spawned: list[pexpect.spawn] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, rows: int = 24, cols: int = 100) -> Term:
+        child = pexpect.spawn(
+            sys.executable, ["-m", "agent", *args], cwd=str(cwd or clean_env), env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+            encoding="utf-8", codec_errors="replace", dimensions=(rows, cols), timeout=WAIT,
+        )
+        child.logfile_read = Log()
+        spawned.append(child)
+        return Term(child)
+
+    yield start
+    for child in spawned:
+        if child.isalive():
+            child.kill(9)
+        child.close(force=True)
+
+
+def test_type_a_line_and_get_the_answer(live, term) -> None:
+    server = live()
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.line("hello there")
+    t.expect("echo: hello there")
+    t.type("\x04")  # Ctrl-D on an empty line quits
+    assert t.wait_exit() == 0
+    assert server.connections[0].texts() == ["hello there"]
+    assert "Traceback" not in t.seen()
+
+
+def test_banner_names_model_tools_and_says_ready(live, term, clean_env: Path) -> None:
+    live()
+    t = term(*TEXT_ONLY, "--import-functions", str(ROOT / "config" / "function_examples.py"))
+    t.expect("ready — type")
+    seen = t.seen()
+    assert "gemini-3.8-live" in seen
+    assert re.search(r"function_examples \d+ tools", seen), seen
+    t.type("\x04")
+    assert t.wait_exit() == 0
+
+
+async def _slow_words(conn: FakeConnection) -> None:
+    """Answers each line with many words, slowly, until the client says stop (an empty turn)."""
+    while True:
+        try:
+            msg = await conn.expect(("client_content", "realtime_input"), lambda m: m.text is not None or m.kind == "client_content", timeout=3600)
+        except ConnectionError:
+            return
+        if msg.text is None:
+            continue  # a stop with nothing to answer
+        for i in range(200):
+            await conn.send_text(f"word{i} ", complete=False)
+            try:
+                stop = await conn.expect("client_content", timeout=0.05)
+            except TimeoutError:
+                continue
+            if stop.text is None:
+                await conn.interrupted()
+                break
+        await conn.turn_complete()
+
+
+def test_typing_while_the_model_streams_stays_intact(live, term) -> None:
+    server = live(_slow_words)
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.line("go")
+    t.expect("word5 ")
+    for ch in "intact line":
+        t.type(ch)
+    t.expect("word40 ")  # the model kept talking while we typed
+    t.line("")
+    server.wait_for(lambda: "intact line" in server.connections[0].texts(), timeout=WAIT)
+    t.type("\x1b")
+    t.type("\x04")
+    assert t.wait_exit() == 0
+
+
+def test_esc_stops_a_streamed_answer_and_the_session_goes_on(live, term) -> None:
+    server = live(_slow_words)
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.line("talk")
+    t.expect("word10 ")
+    t.type("\x1b")
+    t.expect("stopped")
+    conn = server.connections[0]
+    # 3.8: the server is told to stop (an empty clientContent that completes the turn)
+    server.wait_for(lambda: any(m.kind == "client_content" and m.text is None for m in conn.received), timeout=WAIT)
+    server.wait_for(lambda: len(conn.received) > 0 and conn.received[-1].kind == "client_content", timeout=WAIT)
+    shown = len(t.seen())
+    t.line("again")
+    t.expect("word3 ")
+    assert "word150" not in t.seen()[:shown]  # the rest of the stopped answer never showed
+    t.type("\x1b")
+    t.expect("stopped")
+    t.type("\x04")
+    assert t.wait_exit() == 0
+    assert conn.texts()[:2] == ["talk", "again"]
+
+
+def test_first_ctrl_c_stops_the_answer_a_second_quits(live, term) -> None:
+    live(_slow_words)
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.line("talk")
+    t.expect("word5 ")
+    t.type("\x03")
+    t.expect("Ctrl-C again to quit")
+    t.type("\x03")
+    assert t.wait_exit() == 130
+    assert "Traceback" not in t.seen()
+
+
+def test_ctrl_c_when_idle_quits(live, term) -> None:
+    live()
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.type("\x03")
+    assert t.wait_exit() == 130
+
+
+SLOW_FUNCTIONS = '''
+import time
+
+
+def wait_long(seconds: float) -> str:
+    """Sleep for a while."""
+    time.sleep(seconds)
+    return "slept"
+'''
+
+
+def test_ctrl_c_during_a_30_s_local_function_exits_at_once(live, term, clean_env: Path) -> None:
+    """The function is abandoned: no wait for it, no threading._shutdown traceback."""
+    (clean_env / "slow.py").write_text(SLOW_FUNCTIONS)
+
+    async def caller(conn: FakeConnection) -> None:
+        await conn.expect_text(timeout=3600)
+        await conn.send_tool_call({"id": "c1", "name": "slow__wait_long", "args": {"seconds": 30}})
+        await asyncio.sleep(3600)
+
+    live(caller)
+    t = term(*TEXT_ONLY, "--import-functions", str(clean_env / "slow.py"))
+    t.expect("ready")
+    t.line("run it")
+    t.expect("wait_long")  # the tool activity line
+    t.type("\x03")  # a tool is running: the first Ctrl-C stops the answer ...
+    t.type("\x03")  # ... the second quits
+    assert t.wait_exit(timeout=10) == 130  # well before the function's 30 s
+    assert "Traceback" not in t.seen()
+
+
+def test_up_recalls_a_line_from_an_earlier_session(live, term, clean_env: Path) -> None:
+    server = live()
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.line("remember this line")
+    t.expect("echo: remember this line")
+    t.type("\x04")
+    assert t.wait_exit() == 0
+    assert (clean_env / "state" / "gemini-live" / "history").is_file()
+
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    t.type("\x1b[A")  # Up
+    t.type("\x1b[D" * 4 + "from ")  # Left x4 and an insertion: line editing
+    t.line("")
+    t.expect("echo: remember this from line")
+    t.type("\x04")
+    assert t.wait_exit() == 0
+    assert server.connections[1].texts() == ["remember this from line"]
+
+
+def test_slash_commands(live, term, clean_env: Path) -> None:
+    server = live()
+    t = term(*TEXT_ONLY, "--import-functions", str(ROOT / "config" / "function_examples.py"))
+    t.expect("ready")
+    t.line("/help")
+    t.expect("/prompt NAME")
+    t.line("/tools")
+    t.expect(r"function_examples \(Python functions\) \d+ tools")
+    t.line("/mute")
+    t.expect("no microphone")
+    t.line("/prompts")
+    t.expect("no MCP server offers prompts")
+    t.line("/toolz")
+    t.expect("did you mean /tools")
+    t.line("/quit")
+    assert t.wait_exit() == 0
+    assert server.connections[0].texts() == []  # no command reached the model
