@@ -3,6 +3,8 @@
     gemini-live [options]          talk to the model (the default)
     gemini-live tools [--json]     list the tools the configured MCP servers and modules offer
     gemini-live devices            list audio input and output devices
+    gemini-live init               write a starter config to the user's config folder
+    gemini-live mcp add NAME -- COMMAND ARGS... | --url URL;  mcp list;  mcp remove NAME
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from agent import __version__
 from agent.config import DEFAULT_MODEL
 
-SUBCOMMANDS = ("tools", "devices", "login", "logout")
+SUBCOMMANDS = ("tools", "devices", "login", "logout", "init", "mcp")
 
 
 def _device(text: str) -> int | str:
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gemini-live",
         description="A voice agent for the Gemini Live API that bridges to MCP tool servers.",
         epilog="Subcommands: `gemini-live tools [--json]` lists the tools the model will see; "
-        "`gemini-live devices` lists audio devices. Credentials come from GOOGLE_API_KEY or GEMINI_API_KEY "
+        "`gemini-live devices` lists audio devices; `gemini-live init` writes a starter config; "
+        "`gemini-live mcp add|list|remove` edits its MCP servers. Credentials come from GOOGLE_API_KEY or GEMINI_API_KEY "
         "(or the Vertex AI variables); GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE are honoured.",
     )
     p.add_argument("--version", action="version", version=f"gemini-live {__version__}")
@@ -72,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a key (space; --push-to-talk-key) turns the mic on and off; the agent says when you speak instead of the server's voice detection",
     )
     g.add_argument("--push-to-talk-key", metavar="KEY", default=S, help="the push-to-talk key: one character, or space (default) or tab")
+    g.add_argument(
+        "--echo-cancellation", action=B, default=S,
+        help="take the speaker's sound out of the mic, with noise suppression and a high-pass filter (default on while the speaker plays)",
+    )
     g.add_argument("--input-audio", metavar="FILE.wav", default=S, help="stream a WAV file instead of the microphone, then finish")
     g.add_argument("--output-audio", metavar="FILE.wav", default=S, help="record the model's audio to a WAV file (24 kHz mono)")
 
@@ -112,6 +119,66 @@ def build_login_parser(command: str) -> argparse.ArgumentParser:
     return p
 
 
+def build_init_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gemini-live init",
+        description="Write a starter config (and the example notes server and functions beside it) to "
+        "$XDG_CONFIG_HOME/gemini-live/config.toml, where `gemini-live` finds it from any folder. Never overwrites.",
+    )
+    p.add_argument("--config", metavar="FILE", help="write this file instead")
+    return p
+
+
+def build_mcp_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gemini-live mcp",
+        description="Add, list or remove MCP servers in a config file: --config FILE, else ./gemini-live.toml "
+        "if there is one, else $XDG_CONFIG_HOME/gemini-live/config.toml. Comments and layout are kept.",
+    )
+    sub = p.add_subparsers(dest="action", required=True, metavar="{add,list,remove}")
+    add = sub.add_parser("add", help="add a server: NAME -- COMMAND ARGS... (stdio), or NAME --url URL",
+                         usage="gemini-live mcp add NAME [options] -- COMMAND [ARGS...]\n       gemini-live mcp add NAME --url URL [options]")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--url", help="a remote server's URL")
+    add.add_argument("--transport", choices=("streamable-http", "sse"), help="for --url (default streamable-http)")
+    add.add_argument("--header", action="append", default=[], metavar="KEY=VALUE", help="an HTTP header for --url (repeatable)")
+    add.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="an environment variable for the command (repeatable)")
+    add.add_argument("--prefix", help="declare its tools as PREFIX__tool (default: NAME; \"\" for bare names)")
+    add.add_argument("--required", action="store_true", help="refuse to start without this server")
+    add.add_argument("--force", action="store_true", help="replace a server of the same name")
+    add.add_argument("--config", metavar="FILE", help="the config file to edit")
+    ls = sub.add_parser("list", help="list the servers in the config file")
+    ls.add_argument("--config", metavar="FILE", help="the config file to read")
+    rm = sub.add_parser("remove", help="remove a server")
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("--config", metavar="FILE", help="the config file to edit")
+    return p
+
+
+def run_setup_command(command: str, argv: list[str]) -> int:
+    """`init` and `mcp ...`; a stdio command for `mcp add` follows `--`, untouched by the parser."""
+    from agent import runner, setup_helpers
+
+    if command == "init":
+        args = build_init_parser().parse_args(argv)
+        return runner.guarded(lambda: setup_helpers.init(args.config))
+    tail: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, tail = argv[:cut], argv[cut + 1 :]
+    args = build_mcp_parser().parse_args(argv)
+    if args.action == "add":
+        return runner.guarded(lambda: setup_helpers.mcp_add(
+            args.config, args.name, command=tail, url=args.url, transport=args.transport, env=args.env,
+            headers=args.header, prefix=args.prefix, required=args.required, force=args.force,
+        ))
+    if tail:
+        build_mcp_parser().error(f"`mcp {args.action}` takes nothing after --")
+    if args.action == "remove":
+        return runner.guarded(lambda: setup_helpers.mcp_remove(args.config, args.name))
+    return runner.guarded(lambda: setup_helpers.mcp_list(args.config))
+
+
 def build_devices_parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog="gemini-live devices", description="List audio input and output devices with their default sample rates.")
 
@@ -122,7 +189,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="gemini-live: %(name)s: %(message)s")
+    # The module's name only with -v: a warning is said in the project's words, once.
+    logging.basicConfig(level=logging.WARNING, format="gemini-live: %(name)s: %(message)s" if verbose else "gemini-live: %(message)s")
     logging.getLogger("agent").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
@@ -130,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gemini-live` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from agent import runner  # the core never imports the CLI; the CLI imports the core late
+
+    if argv and argv[0] in ("init", "mcp"):
+        return run_setup_command(argv[0], argv[1:])
 
     if argv and argv[0] in ("login", "logout"):
         args = build_login_parser(argv[0]).parse_args(argv[1:])
