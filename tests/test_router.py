@@ -12,7 +12,7 @@ import pytest
 from agent.events import FunctionCall, FunctionResult
 from agent.tools.base import DiscoveredTool
 from agent.tools.catalog import Catalog, ToolSource, build_catalog
-from agent.tools.router import CallReport, Router
+from agent.tools.router import ALREADY_HANDLED, CallReport, Router
 
 WAIT = 10  # seconds; only a bound on waits that should end almost at once
 
@@ -77,16 +77,22 @@ class Responses:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def take(self, count: int) -> dict[str, FunctionResult]:
-        """The next `count` results (by id), failing on a second answer for an id."""
+    async def take(self, count: int, *, again: bool = False) -> dict[str, FunctionResult]:
+        """The next `count` results (by id), failing on a second answer for an id unless `again`."""
+        new = await self.take_list(count)
+        out = {r.id: r for r in new}
+        if not again:
+            assert len(out) == count and not {r.id for r in self.all[: self._taken - count]} & set(out), "answered twice"
+        return out
+
+    async def take_list(self, count: int) -> list[FunctionResult]:
+        """The next `count` results, in the order they were sent."""
         with anyio.fail_after(WAIT):
             while len(self.all) < self._taken + count:
                 await self._changed.wait()
         new = self.all[self._taken : self._taken + count]
         self._taken += count
-        out = {r.id: r for r in new}
-        assert len(out) == count and not {r.id for r in self.all[: self._taken - count]} & set(out), "answered twice"
-        return out
+        return new
 
     @property
     def all(self) -> list[FunctionResult]:
@@ -153,7 +159,7 @@ async def test_calls_of_one_toolcall_run_concurrently_and_each_id_is_answered_on
 
 
 @pytest.mark.anyio
-async def test_duplicate_ids_run_once_and_are_answered_once() -> None:
+async def test_duplicate_ids_in_flight_run_once_and_are_answered_once() -> None:
     backend, responses = GatedBackend(), Responses()
     async with running(make_catalog(backend), responses) as router:
         router.submit([FunctionCall("dup", "slow", {"n": 1}), FunctionCall("dup", "slow", {"n": 1})])
@@ -161,12 +167,57 @@ async def test_duplicate_ids_run_once_and_are_answered_once() -> None:
         router.submit([FunctionCall("dup", "slow", {"n": 1})])  # again while in flight
         backend.gate.set()
         await responses.take(1)
-        router.submit([FunctionCall("dup", "fast", {"n": 1}), FunctionCall("next", "fast", {"n": 2})])  # after answered
-        await responses.take(1)
         with anyio.fail_after(WAIT):
             await router.idle()
-    assert [r.id for r in responses.all] == ["dup", "next"]
-    assert len(backend.calls) == 2
+    assert [r.id for r in responses.all] == ["dup"]
+    assert len(backend.calls) == 1
+
+
+@pytest.mark.anyio
+async def test_a_call_delivered_again_after_its_answer_is_answered_again_without_running() -> None:
+    # A resumed connection repeats a call answered on the old one: the model still waits for it.
+    backend, responses = GatedBackend(), Responses()
+    async with running(make_catalog(backend), responses) as router:
+        backend.gate.set()
+        router.submit([FunctionCall("r", "slow", {"n": 1}), FunctionCall("bad", "strict", {})])
+        first = await responses.take(2)
+        router.submit([FunctionCall("r", "slow", {"n": 1}), FunctionCall("next", "fast", {"n": 2}), FunctionCall("bad", "strict", {})])
+        again = await responses.take(3, again=True)
+        with anyio.fail_after(WAIT):
+            await router.idle()
+    assert again["r"] == first["r"] and again["bad"] == first["bad"]  # the same answers, sent again
+    assert again["next"].ok
+    assert [tool for tool, _ in backend.calls] == ["slow", "fast"]  # nothing ran twice
+
+
+@pytest.mark.anyio
+async def test_an_id_whose_answer_aged_out_or_was_cancelled_gets_an_error_not_a_second_run() -> None:
+    backend, responses = GatedBackend(), Responses()
+    async with running(make_catalog(backend), responses) as router:
+        router.submit([FunctionCall("gone", "slow", {"n": -1})])
+        await backend.wait_for("start", 1)
+        router.cancel(["gone"])
+        await backend.wait_for("cancelled", 1)
+        router.submit(calls("fast", 300))  # more answers than the router keeps
+        await responses.take(300)
+        router.submit([FunctionCall("c0", "fast", {}), FunctionCall("gone", "slow", {}), FunctionCall("c299", "fast", {})])
+        again = await responses.take(3, again=True)
+    assert again["c0"].response == again["gone"].response == {"error": ALREADY_HANDLED}
+    assert again["c299"].response["output"]["n"] == 299  # a recent answer is still kept
+    assert len(backend.calls) == 301
+
+
+@pytest.mark.anyio
+async def test_calls_without_an_id_are_each_run_and_answered() -> None:
+    backend, responses = GatedBackend(), Responses()
+    async with running(make_catalog(backend), responses) as router:
+        router.submit([FunctionCall("", "fast", {"n": 1}), FunctionCall("", "fast", {"n": 2})])
+        router.submit([FunctionCall("", "fast", {"n": 3})])
+        answered = await responses.take_list(3)
+        with anyio.fail_after(WAIT):
+            await router.idle()
+    assert sorted(r.response["output"]["n"] for r in answered) == [1, 2, 3]
+    assert all(r.id == "" and r.name == "fast" for r in answered)
 
 
 @pytest.mark.anyio

@@ -4,6 +4,10 @@ Every call runs in its own task and cancel scope, so the receive loop never wait
 a toolCallCancellation cancels that scope and the call gets no answer. Answers go out through
 one sender task that batches whatever is ready, so a slow `respond` delays neither the tools
 nor the answers behind it more than one send.
+
+A call delivered again (a resumed connection repeats a call answered on the old one, whose
+answer may never have arrived) is answered again from the answers kept by id, never run twice;
+calls without an id are each run and answered.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 OK, ERROR, TIMEOUT, CANCELLED = "ok", "error", "timeout", "cancelled"
 _REMEMBERED_IDS = 10_000  # answered ids kept to drop re-deliveries; old ones age out
+_REMEMBERED_ANSWERS = 256  # answers kept to answer a re-delivery (each at most ~32k characters)
+ALREADY_HANDLED = "this call was already handled (cancelled, or answered too long ago to repeat the answer); it was not run again"
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ Respond = Callable[[list[FunctionResult]], Awaitable[None]]
 
 
 class Router:
-    """Runs function calls concurrently and answers each id exactly once."""
+    """Runs function calls concurrently; each id runs once and gets its answer (again, if delivered again)."""
 
     def __init__(self, catalog: Catalog, *, respond: Respond, observer: RouterObserver | None = None) -> None:
         self._catalog = catalog
@@ -64,6 +70,8 @@ class Router:
         self._scopes: dict[str, anyio.CancelScope] = {}  # in flight
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
+        self._answers: OrderedDict[str, FunctionResult] = OrderedDict()  # id -> the answer sent, newest last
+        self._unnamed = 0  # calls without an id so far: each gets its own key
         self._send: MemoryObjectSendStream[FunctionResult] | None = None  # set by run()
         self._pending = 0  # results queued or being sent
         self._idle = anyio.Event()
@@ -93,18 +101,22 @@ class Router:
                 tg.cancel_scope.cancel()
 
     def submit(self, calls: list[FunctionCall]) -> None:
-        """Start every call of a toolCall; never blocks. A repeated id is ignored."""
+        """Start every call of a toolCall; never blocks. A repeated id runs once (see _repeat)."""
         if self._tg is None:
             raise RuntimeError("Router.submit() before Router.run() started")
         for call in calls:
-            if call.id in self._seen:
-                logger.warning("function call %s (%s) delivered again; not run twice", call.id, call.name)
+            if call.id and self._repeat(call):
                 continue
-            self._remember(call.id)
+            if call.id:
+                self._remember(call.id)
+                key = call.id
+            else:
+                self._unnamed += 1
+                key = f"\0unnamed {self._unnamed}"  # cannot clash with an id the server sends
             scope = anyio.CancelScope()
-            self._scopes[call.id] = scope
+            self._scopes[key] = scope
             self._set_busy()
-            self._tg.start_soon(self._run_call, call, scope, name=f"tool call {call.id}")
+            self._tg.start_soon(self._run_call, call, key, scope, name=f"tool call {call.id}")
 
     def cancel(self, ids: list[str]) -> None:
         """toolCallCancellation: cancel those calls; they get no answer."""
@@ -120,14 +132,41 @@ class Router:
         if self._send is None:
             raise RuntimeError("Router.reject() before Router.run() started")
         response = {"error": f"invalid arguments: {reason}"}
-        self._pending += 1
-        self._set_busy()
-        self._send.send_nowait(FunctionResult(call.id, call.name, response))
+        self._queue(FunctionResult(call.id, call.name, response))
         self._notify("call_finished", CallReport(call, self._catalog.get(call.name), ERROR, 0.0, response))
 
     # ---- internals ----------------------------------------------------------------------
 
-    async def _run_call(self, call: FunctionCall, scope: anyio.CancelScope) -> None:
+    def _repeat(self, call: FunctionCall) -> bool:
+        """A call id seen before: left to its run in flight, or answered again without running."""
+        if call.id in self._scopes:
+            logger.info("function call %s (%s) delivered again while it runs; it is answered once", call.id, call.name)
+            return True
+        answer = self._answers.get(call.id)
+        if answer is not None:
+            logger.info("function call %s (%s) delivered again; its answer is sent again, the tool is not run twice",
+                        call.id, call.name)
+            self._queue(answer)
+            return True
+        if call.id in self._seen:
+            logger.warning("function call %s (%s) delivered again; %s", call.id, call.name, ALREADY_HANDLED)
+            self._queue(FunctionResult(call.id, call.name, {"error": ALREADY_HANDLED}))
+            return True
+        return False
+
+    def _queue(self, result: FunctionResult) -> None:
+        """Hand an answer to the sender, and keep it to answer a re-delivery of its id."""
+        assert self._send is not None
+        if result.id:
+            self._answers[result.id] = result
+            self._answers.move_to_end(result.id)
+            if len(self._answers) > _REMEMBERED_ANSWERS:
+                self._answers.popitem(last=False)
+        self._pending += 1
+        self._set_busy()
+        self._send.send_nowait(result)
+
+    async def _run_call(self, call: FunctionCall, key: str, scope: anyio.CancelScope) -> None:
         entry = self._catalog.get(call.name)
         self._notify("call_started", call, entry)
         started = time.perf_counter()
@@ -140,10 +179,9 @@ class Router:
             logger.exception("routing %s (%s) failed", call.id, call.name)
             response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
         finally:
-            self._scopes.pop(call.id, None)
+            self._scopes.pop(key, None)
             if response is not None and not scope.cancel_called and self._send is not None:
-                self._pending += 1
-                self._send.send_nowait(FunctionResult(call.id, call.name, response))
+                self._queue(FunctionResult(call.id, call.name, response))
             else:
                 response, outcome = None, CANCELLED
             report = CallReport(call, entry, outcome, time.perf_counter() - started, response)
@@ -155,7 +193,7 @@ class Router:
             known = ", ".join(self._catalog.names[:8]) or "none"
             return {"error": f"unknown function {call.name!r}; known functions include: {known}"}, ERROR
         args = entry.schema.restore_args(call.args if isinstance(call.args, dict) else {})
-        violations = self._validator.violations(entry.tool.input_schema, args)
+        violations = await self._validator.check(entry.tool.input_schema, args)
         if violations:
             return {"error": "invalid arguments: " + "; ".join(violations)}, ERROR
         timeout = entry.timeout if entry.timeout and entry.timeout > 0 else math.inf
