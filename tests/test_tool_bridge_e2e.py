@@ -199,6 +199,20 @@ def test_duplicate_id_runs_once_and_cancelled_calls_get_no_response(live, clean_
         time.sleep(0.05)
 
 
+def test_a_call_delivered_again_after_its_answer_is_answered_again_not_run_again(live, clean_env: Path) -> None:
+    # What a resumed connection does with a call answered on the old one (issue 13, item 10).
+    marker = clean_env / "marks.txt"
+    (clean_env / "gemini-live.toml").write_text(basic_stdio())
+    again = call("r", "basic__sleep", seconds=0.01, marker=str(marker))
+    model = ToolModel([again], [again])
+    live(model)
+    result = run_agent(*TEXT_ONLY, input="go\nagain\n")
+    assert result.status == 0, result.stderr
+    assert [r["id"] for r in model.responses] == ["r", "r"]
+    assert model.responses[0]["response"] == model.responses[1]["response"]
+    assert marker.read_text().splitlines() == ["started", "done"]  # the tool ran once
+
+
 def test_server_killed_mid_call_answers_with_an_error_and_restarts(live, clean_env: Path) -> None:
     (clean_env / "gemini-live.toml").write_text(basic_stdio())
     model = ToolModel([call("boom", "basic__crash", delay=0.2)], [call("next", "basic__echo", text="back again")])
