@@ -224,3 +224,27 @@ def test_a_tool_call_with_unreadable_args_answers_every_call(live) -> None:
     assert by_id["good"]["response"] == {"output": 4.0}
     assert "arguments must be an object" in by_id["bad"]["response"]["error"]
     assert by_id["bad"]["name"] == "function_examples__calculate"
+
+
+def test_the_go_away_deadline_hands_off_without_a_turn_boundary(live) -> None:
+    """goAway in a turn that never ends: the agent closes the old socket before timeLeft runs out,
+    resumes, and sends the unanswered turn again."""
+
+    async def model(conn: FakeConnection) -> None:
+        if conn.index == 0:
+            await conn.expect_text()
+            await conn.send_text("Thinking about", complete=False)
+            await conn.go_away("2s")
+            await conn.wait_closed(timeout=30)  # never completes the turn
+            return
+        text = await conn.expect_text()
+        await conn.send_text(f"echo: {text}")
+        await conn.wait_closed(timeout=30)
+
+    server = live(model)
+    result = run_agent(*TEXT_ONLY, input="question\n")
+    assert result.status == 0, result.stderr
+    assert result.stdout.endswith("echo: question\n")
+    first, second = server.connections
+    assert first.close_code == 1000  # the agent closed it, the server did not have to cut it
+    assert second.texts() == ["question"]
