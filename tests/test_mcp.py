@@ -183,11 +183,10 @@ async def test_pagination_follows_next_cursor(where: str) -> None:
 @pytest.mark.anyio
 async def test_mcp_itself_rejects_the_no_type_listing() -> None:
     """Why mcp.py reads tools/list raw: mcp 2.3's list_tools() fails on the whole result."""
-    async with InMemoryTransport(build_server("notype")) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            with pytest.raises(ValidationError):
-                await session.list_tools()
+    async with InMemoryTransport(build_server("notype")) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        with pytest.raises(ValidationError):
+            await session.list_tools()
 
 
 @pytest.mark.anyio

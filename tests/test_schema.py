@@ -263,7 +263,8 @@ def test_non_string_enums_are_stringified_and_restored() -> None:
 
 
 def test_default_null_dropped_and_defaults_typed() -> None:
-    p = props(obj(a={"type": "string", "default": None}, b={"type": "integer", "enum": [1, 2], "default": 2}, c={"type": "array", "items": {"type": "string"}, "default": ["x"]}))
+    p = props(obj(a={"type": "string", "default": None}, b={"type": "integer", "enum": [1, 2], "default": 2},
+                  c={"type": "array", "items": {"type": "string"}, "default": ["x"]}))
     assert "default" not in p["a"]
     assert p["b"]["default"] == "2"
     assert "default" not in p["c"] and 'Default: ["x"].' in p["c"]["description"]
@@ -591,7 +592,7 @@ class Priority(enum.IntEnum):
 class Address(pydantic.BaseModel):
     street: str
     city: str = pydantic.Field(description="City name")
-    zip_code: Optional[str] = None
+    zip_code: Optional[str] = None  # noqa: UP045 - the compiler must read typing.Optional as well
 
 
 class Opaque:
@@ -630,7 +631,7 @@ def test_callable_google_docstring_and_basic_types() -> None:
     assert result.losses == ()
 
 
-def numpy_style(query: str, limit: Optional[int] = None) -> list[str]:
+def numpy_style(query: str, limit: Optional[int] = None) -> list[str]:  # noqa: UP045 - typing.Optional on purpose
     """Search things.
 
     Parameters

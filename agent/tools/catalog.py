@@ -118,9 +118,9 @@ def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DES
             rows.append(None)  # filled once names are known, keeping the listing order
     requests = [NameRequest(s.name, s.name if s.prefix is None else s.prefix, t.name) for _, s, t in kept]
     names, name_notes = assign_names(requests)
-    notes = [f"{s.name}/{t.name}: {n}" for (_, s, t), n in zip(kept, name_notes) if n]
+    notes = [f"{s.name}/{t.name}: {n}" for (_, s, t), n in zip(kept, name_notes, strict=True) if n]
     entries: list[ToolEntry] = []
-    for (row, source, tool), name, note in zip(kept, names, name_notes):
+    for (row, source, tool), name, note in zip(kept, names, name_notes, strict=True):
         compiled = compile_schema(tool.input_schema)
         given = tool.description or _title(tool)
         description = trim(given, description_limit)

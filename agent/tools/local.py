@@ -123,7 +123,7 @@ def public_functions(module: Any) -> dict[str, Callable[..., Any]]:
     A module's `__all__`, when present, further limits them.
     """
     allowed = getattr(module, "__all__", None)
-    found = {}
+    found: dict[str, Callable[..., Any]] = {}
     for name, obj in vars(module).items():
         if name.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
             continue
@@ -180,7 +180,7 @@ def _identifier(stem: str) -> str:
 def _validating(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` with its arguments coerced to its type hints, where pydantic understands them."""
     try:
-        return pydantic.validate_call(fn, config=pydantic.ConfigDict(arbitrary_types_allowed=True))
+        return pydantic.validate_call(config=pydantic.ConfigDict(arbitrary_types_allowed=True))(fn)
     except Exception:  # noqa: BLE001 - unusual hints: call the function as it is
         logger.debug("no argument validation for %r", fn, exc_info=True)
         return fn

@@ -73,7 +73,8 @@ def summarise_block(block: Any) -> tuple[str | None, dict[str, Any] | None]:
     if kind in ("image", "audio"):
         return None, _summary(kind, mimeType=block.get("mimeType"), bytes=base64_size(block.get("data")))
     if kind == "resource":
-        res = block.get("resource") if isinstance(block.get("resource"), dict) else {}
+        res = block.get("resource")
+        res = res if isinstance(res, dict) else {}
         uri, mime = res.get("uri"), res.get("mimeType")
         if isinstance(res.get("text"), str):
             return None, _summary("resource", uri=uri, mimeType=mime, text=res["text"])

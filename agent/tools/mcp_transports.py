@@ -78,6 +78,8 @@ async def open_remote(cfg: McpServerConfig) -> AsyncIterator[TransportStreams]:
         async with sse_client(cfg.url, headers=dict(cfg.headers) or None) as streams:
             yield streams
         return
-    async with create_mcp_http_client(headers=dict(cfg.headers) or None) as client:
-        async with streamable_http_client(cfg.url, http_client=client) as streams:
-            yield streams
+    async with (
+        create_mcp_http_client(headers=dict(cfg.headers) or None) as client,
+        streamable_http_client(cfg.url, http_client=client) as streams,
+    ):
+        yield streams

@@ -74,7 +74,7 @@ def assign_names(requests: Sequence[NameRequest]) -> tuple[list[str], list[str]]
             note = f"name collision on {name!r} with {_who(requests[keep])}; declared as {new!r}"
             notes[j] = f"{notes[j]}; {note}" if notes[j] else note
             names[j] = new
-    for r, note in zip(requests, notes):
+    for r, note in zip(requests, notes, strict=True):
         if note:
             logger.info("tool name of %s: %s", _who(r), note)
     return names, notes

@@ -147,7 +147,8 @@ def _fold_root_union(c: NodeCompiler, s: dict[str, Any], refs: tuple) -> dict[st
     required: list[str] | None = None
     sets = []
     for b in branches:
-        bp = b.get("properties") if isinstance(b.get("properties"), dict) else {}
+        bp = b.get("properties")
+        bp = bp if isinstance(bp, dict) else {}
         for name, sub in bp.items():
             if name not in props:
                 props[name] = sub

@@ -11,7 +11,8 @@ import inspect
 import logging
 import re
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
 
@@ -93,7 +94,7 @@ def _adapter(annotation: Any) -> pydantic.TypeAdapter | None:
             adapter = pydantic.TypeAdapter(annotation, config=config)
             adapter.json_schema()  # fails here for types with no JSON form
             return adapter
-        except Exception as exc:  # pydantic raises several unrelated types for this
+        except Exception as exc:  # noqa: BLE001 - pydantic raises several unrelated types for this
             logger.debug("no JSON schema for %r: %s", annotation, exc)
     return None
 
@@ -110,7 +111,7 @@ def _drop_auto_titles(schema: Any) -> None:
 def _jsonable(value: Any) -> Any:
     try:
         return pydantic.TypeAdapter(Any).dump_python(value, mode="json")
-    except Exception:  # a default with no JSON form is simply not advertised
+    except Exception:  # noqa: BLE001 - a default with no JSON form is simply not advertised
         return _UNSET
 
 

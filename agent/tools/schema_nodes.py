@@ -11,7 +11,8 @@ from .schema_limits import DEFAULT, Limits
 from .schema_refs import merge, resolve_ref
 from .schema_restore import EnumRestorer, JsonTextRestorer, Restorer, UnionRestorer
 from .schema_shapes import ANNOTATIONS as _ANNOTATIONS
-from .schema_shapes import ShapesMixin, is_trivial, num as _num
+from .schema_shapes import ShapesMixin, is_trivial
+from .schema_shapes import num as _num
 
 CUT = object()  # flatten(): a recursive $ref was cut here (loss already recorded)
 RECURSION_LIMIT = 2  # how often one $ref may be open on the current path
@@ -243,10 +244,10 @@ class NodeCompiler(ShapesMixin):
         else:
             out = {"type": "BOOLEAN"}
         fmt = s.get("format")
-        if isinstance(fmt, str) and fmt and fmt != "enum" and "format" not in out and out["type"] not in ("ARRAY", "OBJECT"):
-            if out["type"] != "STRING" or restorer is None:  # JSON text is not the format's subject
-                self.loss(path, f"format {fmt!r} kept in description only")
-                notes.append(f"Format: {fmt}.")
+        if isinstance(fmt, str) and fmt and fmt != "enum" and "format" not in out and out["type"] not in ("ARRAY", "OBJECT") \
+                and (out["type"] != "STRING" or restorer is None):  # JSON text is not the format's subject
+            self.loss(path, f"format {fmt!r} kept in description only")
+            notes.append(f"Format: {fmt}.")
         return self.finish(out, s, notes, nullable, path=path), restorer
 
     def enum_too_big(self, values: list) -> bool:
@@ -344,7 +345,7 @@ class NodeCompiler(ShapesMixin):
             return None, None
         if len(schemas) > 1 and all(set(o) <= {"type", "format", "enum", "description"} and "enum" in o for o in schemas):
             texts: dict[str, Any] = {}
-            for o, r in zip(schemas, restorers):
+            for o, r in zip(schemas, restorers, strict=True):
                 for t in o["enum"]:
                     texts.setdefault(t, r.mapping.get(t, t) if isinstance(r, EnumRestorer) else t)
             strings = all(isinstance(v, str) for v in texts.values())

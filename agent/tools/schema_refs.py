@@ -5,7 +5,8 @@ Pure functions on JSON-shaped data; nothing here raises on malformed input.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 _MIN_KEYS = frozenset(

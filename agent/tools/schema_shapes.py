@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .json_trim import cut_size
 from .printable import printable
+from .schema_limits import Limits
 from .schema_restore import (
     ArrayRestorer,
     EntriesRestorer,
@@ -58,6 +59,20 @@ def join(path: str, name: str) -> str:
 class ShapesMixin:
     """The typed builders; relies on NodeCompiler's node/any/combine/loss."""
 
+    if TYPE_CHECKING:  # provided by NodeCompiler
+        limits: Limits
+        size: int
+
+        def loss(self, path: str, msg: str) -> None: ...
+
+        def text(self, path: str, text: str, what: str = "description") -> str: ...
+
+        def node(self, s: Any, path: str, depth: int, refs: tuple) -> tuple[dict | None, Restorer | None]: ...
+
+        def any(self, s: dict[str, Any], path: str = "") -> tuple[dict, Restorer]: ...
+
+        def combine(self, s: dict, outs: list, path: str, nullable: bool, notes: list[str]) -> tuple[dict | None, Restorer | None]: ...
+
     # ---- scalars --------------------------------------------------------------------
 
     def string(self, s: dict, path: str, notes: list[str]) -> dict:
@@ -94,6 +109,7 @@ class ShapesMixin:
             x = num(x)
             if x is None:
                 continue
+            cand: float | int
             if t == "INTEGER" and float(x).is_integer():
                 cand = int(x) + sign  # exact for integers
             else:
@@ -182,7 +198,7 @@ class ShapesMixin:
         self.size += sum(map(len, names.values()))
         out_props: dict[str, dict] = {}
         fields: dict[str, tuple[str, Restorer | None]] = {}
-        for key, sub in zip(keys, props.values()):
+        for key, sub in zip(keys, props.values(), strict=True):
             child, r = self.node(sub, join(path, key), depth + 1, refs)
             if child is None:
                 self.loss(join(path, key), "no value is valid (false schema); property left out")
@@ -232,7 +248,8 @@ class ShapesMixin:
     def fewer_properties(self, s: dict, props: dict, path: str) -> dict:
         """The first Limits.properties properties, required ones first; the rest is a loss."""
         cap = self.limits.properties
-        required = s.get("required") if isinstance(s.get("required"), list) else []
+        required = s.get("required")
+        required = required if isinstance(required, list) else []
         wanted = {r for r in required if isinstance(r, str) and r in props}
         keep = [k for k in props if k in wanted][:cap]
         keep += [k for k in props if k not in wanted][: cap - len(keep)]
