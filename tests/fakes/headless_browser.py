@@ -4,7 +4,7 @@
 
 Appends URL to the log file, then GETs it and follows the redirects, as a browser does once the
 person has approved: the authorization server's redirect lands on the agent's 127.0.0.1 listener.
-Only 127.0.0.1 URLs are followed.
+Only loopback URLs (127.0.0.1, localhost) are followed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def main() -> int:
     log, url = os.environ["HEADLESS_BROWSER_LOG"], sys.argv[1]
     with open(log, "a", encoding="utf-8") as f:
         f.write(url + "\n")
-    if urlsplit(url).hostname != "127.0.0.1":
+    if urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
         return 2
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
