@@ -325,7 +325,7 @@ class McpServer:
         changed.set()
 
     async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
-        logger.debug("[%s log %s] %s", self.name, params.level, params.data)
+        logger.debug("[%s log %s] %s", self.name, params.level, clean(params.data, 2000))  # the server's words: made safe
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, Exception):

@@ -26,6 +26,7 @@ import re2  # type: ignore[import-untyped]
 from jsonschema import FormatChecker, exceptions, validators
 
 from agent.tools.local import run_in_daemon_thread
+from agent.tools.printable import printable
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class ArgumentValidator:
         try:
             errors = list(checker.validator.iter_errors(args))
         except Exception as exc:  # noqa: BLE001 - bad $ref and the like surface only while validating
-            logger.warning("validation skipped: the tool's schema is unusable (%s: %s)", type(exc).__name__, exc)
+            logger.warning("validation skipped: the tool's schema is unusable (%s: %s)", type(exc).__name__, printable(str(exc)[:300], one_line=True))
             self._cache[id(checker.schema)] = _Checker(checker.schema, None, False)
             return []
         errors.sort(key=lambda e: [str(p) for p in e.absolute_path])
@@ -168,7 +169,7 @@ def _prepare(schema: Any) -> _Checker:
             cls = validators.extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
             validator = cls(schema)
         except Exception as exc:  # noqa: BLE001 - jsonschema raises many types for odd schemas; none may escape
-            logger.warning("validation skipped: the tool's schema is invalid (%s)", (str(exc).splitlines() or [""])[0][:300])
+            logger.warning("validation skipped: the tool's schema is invalid (%s)", printable((str(exc).splitlines() or [""])[0][:300]))
     return _Checker(schema, validator, needs_thread(schema))
 
 
