@@ -21,7 +21,7 @@ from agent.tools.catalog import build_catalog
 from agent.tools.listing import format_table, json_for_terminal
 from agent.tools.mcp import McpServer
 from agent.tools.mcp_lines import LOG_BURST
-from agent.tools.mcp_results import DEEP_NOTE, MAX_RESULT_DEPTH, MAX_TEXT_CHARS
+from agent.tools.mcp_results import DEEP_NOTE, MAX_RESULT_DEPTH, MAX_TEXT_CHARS, format_call_result
 from agent.tools.toolset import mcp_source
 from tests.conftest import run_agent
 from tests.fakes.mcp_servers import hostile_stdio_command
@@ -73,6 +73,16 @@ async def test_deeply_nested_structured_content_is_answered_with_the_nesting_cut
             result = await server.call("nest", {"depth": depth})
     assert nesting(result["output"]) == (MAX_RESULT_DEPTH, DEEP_NOTE)
     types.FunctionResponse(id="1", name="nest", response=result).model_dump_json()  # the SDK can send it
+
+
+def test_deep_values_anywhere_in_a_result_are_answered() -> None:
+    deep: Any = 1
+    for _ in range(5_000):
+        deep = [deep]
+    assert "malformed" in format_call_result(deep)["error"]  # repr() of it would raise RecursionError
+    assert format_call_result({"content": [deep]})["output"]["content"][0]["type"] == "unknown"
+    text = "[" * 5_000 + "]" * 5_000  # JSON text too deep for json.loads, beside structuredContent
+    assert format_call_result({"content": [{"type": "text", "text": text}], "structuredContent": {"a": 1}})["output"]["text"] == text
 
 
 # ---- 15: big and hostile results ---------------------------------------------------------------

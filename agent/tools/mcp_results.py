@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import reprlib
 from typing import Any
 
 from agent.tools.base import DiscoveredTool
@@ -21,6 +22,8 @@ MAX_TEXT_CHARS = 32_000  # per result; a Live tool response is context the model
 MAX_CONTENT_SUMMARIES = 50  # non-text content blocks described per result
 MAX_RESULT_DEPTH = 32  # nesting of structuredContent; the SDK cannot serialise ~250 levels
 DEEP_NOTE = f"[nested deeper than {MAX_RESULT_DEPTH} levels; cut]"
+_REPR = reprlib.Repr()  # odd values shown bounded in depth and size (repr() itself recurses without end)
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 6, 200, 200, 20, 20
 
 
 def trim(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -65,7 +68,7 @@ def _summary(kind: str, **fields: Any) -> dict[str, Any]:
 def summarise_block(block: Any) -> tuple[str | None, dict[str, Any] | None]:
     """One content block -> (text to show, summary of something that is not text)."""
     if not isinstance(block, dict):
-        return None, _summary("unknown", value=trim(str(block), 200))
+        return None, _summary("unknown", value=_REPR.repr(block))
     kind = block.get("type")
     if kind == "text":
         text = block.get("text")
@@ -103,7 +106,7 @@ def _same_as_text(structured: Any, text: str) -> bool:
     """Whether `text` says nothing the structured content does not (its JSON, or a wrapped scalar)."""
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON text nested too deep to parse
         parsed = text
     if parsed == structured:
         return True
@@ -117,7 +120,7 @@ def _same_as_text(structured: Any, text: str) -> bool:
 def format_call_result(raw: Any) -> dict[str, Any]:
     """A raw `tools/call` result -> {"output": ...} or {"error": "..."}."""
     if not isinstance(raw, dict):
-        return {"error": f"the MCP server sent a malformed tools/call result: {trim(repr(raw), 300)}"}
+        return {"error": f"the MCP server sent a malformed tools/call result: {_REPR.repr(raw)}"}
     content = raw.get("content")
     blocks = content if isinstance(content, list) else []
     texts: list[str] = []
