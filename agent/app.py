@@ -334,7 +334,9 @@ class Agent:
         self.recorder.event("metrics", **self.metrics.summary())
         self.console.close()
         if self.console.verbose or self.console.status_enabled:
-            self.console.info(self.metrics.text())
+            from agent.banner import session_summary
+
+            self.console.info(self.metrics.text() if self.console.verbose else session_summary(self.metrics))
         self.recorder.event("exit")
         self.recorder.close()
 

@@ -65,3 +65,33 @@ def banner_lines(agent: Any, *, interactive: bool = True) -> list[str]:
     speak = "speak or type" if agent.mic is not None or config.audio_input else "type"
     lines.append(f"ready — {speak}; /help for commands, Esc stops an answer, Ctrl-D quits" if interactive else "ready")
     return lines
+
+
+def _times(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def session_summary(metrics: Any) -> str:
+    """The end of a session in plain words: `session: 3 answers; 2 tool calls (1 failed); reconnected 1 time`."""
+    s = metrics.summary()
+    parts = [_times(s["turns"], "answer")]
+    calls = sum(t["calls"] for t in s["tool_calls"].values())
+    failed = sum(t["errors"] for t in s["tool_calls"].values())
+    if calls:
+        parts.append(_times(calls, "tool call") + (f" ({failed} failed)" if failed else ""))
+    if s["response_latency_ms"]:
+        lat = sorted(s["response_latency_ms"])
+        parts.append(f"answers began about {lat[len(lat) // 2] / 1000:.1f} s after you stopped speaking")
+    if s["reconnects"]:
+        parts.append(f"reconnected {_times(s['reconnects'], 'time')}")
+    if s["handoffs"]:
+        parts.append(f"moved to a new connection {_times(s['handoffs'], 'time')} (the service's 10-minute limit)")
+    if s["audio_underruns"]:
+        parts.append(f"playback ran dry {_times(s['audio_underruns'], 'time')}")
+    if s["audio_dropped"]:
+        parts.append(f"{_times(s['audio_dropped'], 'microphone block')} dropped on a slow network")
+    if s["input_dropped_during_calls"]:
+        parts.append(f"{_times(s['input_dropped_during_calls'], 'mic or screen frame')} held back while a tool ran")
+    if s["video_frames_sent"]:
+        parts.append(f"{_times(s['video_frames_sent'], 'screen frame')} sent")
+    return "session: " + "; ".join(parts) + " (-v for timings)"

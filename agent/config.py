@@ -6,6 +6,7 @@ ConfigError naming the file and the key, before any network or device is touched
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -252,6 +253,9 @@ def find_config_file(explicit: str | None, cwd: Path | None = None) -> Path | No
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    if path.suffix.lower() == ".json":
+        raise ConfigError(str(path), "", "this is a JSON file, and --config takes gemini-live's TOML config; for a Claude Desktop, "
+                          "Cursor or VS Code server list use --mcp-config FILE (or mcp_config = \"FILE\" in the TOML)")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
@@ -338,15 +342,48 @@ def read_mcp_json(path: Path) -> dict[str, dict[str, Any]]:
     return tables
 
 
+def _did_you_mean(loc: list[str], model: type[BaseModel]) -> str:
+    """`; did you mean 'voice'?` for an unknown key close to a known one."""
+    fields: Any = model.model_fields
+    if len(loc) == 2 and loc[0] == "model_profile":
+        fields = ModelProfileOverrides.model_fields
+    elif len(loc) != 1:
+        return ""
+    close = difflib.get_close_matches(loc[-1], [f for f in fields if f != "name"], n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _problems(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(key, message) for every problem pydantic found, one per key."""
+    found: dict[str, str] = {}
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        key = ".".join(loc)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key" + _did_you_mean(loc, model)
+        elif e.get("input") is not None and e["type"] not in ("value_error",):
+            msg = f"{msg} (got {e['input']!r})"
+        found.setdefault(key, msg.removeprefix("Value error, "))
+    return list(found.items())
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one file: the first is the error's key and message, all are in its text."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(source, *problems[0])
+        self.problems = problems
+        if len(problems) > 1:
+            self.args = (f"{source}: {len(problems)} problems:\n" + "\n".join(f"  {k or '(file)'}: {m}" for k, m in problems),)
+
+
+def _config_error(source: str, problems: list[tuple[str, str]]) -> ConfigProblems:
+    return ConfigProblems(source, problems)
+
+
 def _validation_error(source: str, err: ValidationError) -> ConfigError:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif first.get("input") is not None and first["type"] not in ("value_error",):
-        msg = f"{msg} (got {first['input']!r})"
-    return ConfigError(source, key, msg.removeprefix("Value error, "))
+    return _config_error(source, _problems(err, Config))
 
 
 def _server_tables(raw: Any, source: str, key: str) -> dict[str, dict[str, Any]]:
@@ -361,13 +398,14 @@ def _server_tables(raw: Any, source: str, key: str) -> dict[str, dict[str, Any]]
 
 
 def _validate_servers(tables: dict[str, dict[str, Any]], source: str, key: str) -> dict[str, McpServerConfig]:
-    servers = {}
+    servers, problems = {}, []
     for name, table in tables.items():
         try:
             servers[name] = McpServerConfig.model_validate(table)
         except ValidationError as e:
-            err = _validation_error(source, e)
-            raise ConfigError(source, f"{key}.{name}" + (f".{err.key}" if err.key else ""), err.message) from None
+            problems += [(f"{key}.{name}" + (f".{k}" if k else ""), m) for k, m in _problems(e, McpServerConfig)]
+    if problems:
+        raise _config_error(source, problems)
     return servers
 
 
@@ -390,7 +428,11 @@ def load_config(
                 str(path.parent / p) if isinstance(p, str) and not Path(p).expanduser().is_absolute() else p
                 for p in data["import_functions"]
             ]
-    servers = _validate_servers(_server_tables(data.pop("mcp_servers", {}), source, "mcp_servers"), source, "mcp_servers")
+    problems: list[tuple[str, str]] = []  # of the file: reported together, after the whole file is checked
+    try:
+        servers = _validate_servers(_server_tables(data.pop("mcp_servers", {}), source, "mcp_servers"), source, "mcp_servers")
+    except ConfigProblems as e:
+        servers, problems = {}, problems + e.problems
 
     mcp_config = overrides.get("mcp_config") or data.get("mcp_config")
     if isinstance(mcp_config, str):
@@ -405,9 +447,13 @@ def load_config(
 
     merged = {**data, **overrides, "mcp_servers": servers}
     try:
-        return Config.model_validate(merged)
+        config = Config.model_validate(merged)
     except ValidationError as e:
-        err = _validation_error(source, e)
-        if err.key.split(".")[0] in overrides:
-            err = ConfigError("command line", "--" + err.key.split(".")[0].replace("_", "-"), err.message)
-        raise err from None
+        found = _problems(e, Config)
+        flag = next(((k, m) for k, m in found if k.split(".")[0] in overrides), None)
+        if flag is not None:
+            raise ConfigError("command line", "--" + flag[0].split(".")[0].replace("_", "-"), flag[1]) from None
+        raise _config_error(source, problems + found) from None
+    if problems:
+        raise _config_error(source, problems)
+    return config

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from agent.config import load_config
-from tests.conftest import run_agent
+from tests.conftest import ROOT, run_agent
 
 
 def user_config(clean_env: Path) -> Path:
@@ -81,3 +81,62 @@ def test_mcp_commands_edit_the_local_config_when_there_is_one(clean_env: Path) -
     assert result.status == 0, result.stderr
     assert "[mcp_servers.here]" in local.read_text()
     assert not user_config(clean_env).exists()
+
+
+# ---- messages: every error once, in the project's words, with the README's exit status -----------
+
+
+def test_config_errors_are_listed_together_with_did_you_mean(clean_env: Path) -> None:
+    path = clean_env / "bad.toml"
+    path.write_text('voise = "Kore"\naudio_input = 3\n[mcp_servers.a]\ncomand = "x"\n[model_profile]\nserch = true\n')
+    result = run_agent("--config", str(path))
+    assert result.status == 2
+    assert "4 problems" in result.stderr
+    for words in ("voise: unknown key; did you mean 'voice'?", "audio_input:", "mcp_servers.a.comand: unknown key; did you mean 'command'?",
+                  "model_profile.serch: unknown key; did you mean 'search'?"):
+        assert words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_json_file_given_to_config_says_so(clean_env: Path) -> None:
+    path = clean_env / "claude_desktop_config.json"
+    path.write_text('{"mcpServers": {}}')
+    result = run_agent("--config", str(path), "--no-audio-input", "--no-audio-output")
+    assert result.status == 2
+    assert "this is a JSON file" in result.stderr and "--mcp-config" in result.stderr
+
+
+def test_a_failed_required_server_exits_2_in_tools_and_in_a_run_saying_why_once(clean_env: Path) -> None:
+    (clean_env / "gemini-live.toml").write_text(
+        '[mcp_servers.vital]\ncommand = "/nonexistent/vital-server"\nrequired = true\n'
+    )
+    for args in (("tools",), ("--no-audio-input", "--no-audio-output")):
+        result = run_agent(*args, env={"GOOGLE_API_KEY": "unused"})
+        assert result.status == 2, (args, result.stderr)
+        assert result.stderr.count("/nonexistent/vital-server") == 1, result.stderr
+        assert "agent.tools" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tool_filter_that_matches_nothing_is_a_warning(clean_env: Path) -> None:
+    (clean_env / "gemini-live.toml").write_text(
+        f'[mcp_servers.notes]\ncommand = "{sys.executable}"\nargs = ["{ROOT / "config" / "notes_server.py"}"]\n'
+        'include_tools = ["add_*", "nosuch_*"]\nexclude_tools = ["delete_*"]\n'
+    )
+    result = run_agent("tools", env={"GOOGLE_API_KEY": "unused", "XDG_DATA_HOME": str(clean_env / "data")})
+    assert result.status == 0, result.stderr
+    assert "include_tools pattern 'nosuch_*' matches none of its" in result.stderr
+    assert "exclude_tools pattern 'delete_*' matches none" in result.stderr
+    assert "'add_*'" not in result.stderr
+
+
+def test_missing_vertex_credentials_exit_2_with_a_message(clean_env: Path) -> None:
+    env = {
+        "GOOGLE_GENAI_USE_VERTEXAI": "true", "GOOGLE_CLOUD_PROJECT": "p", "GOOGLE_CLOUD_LOCATION": "us-central1",
+        "HOME": str(clean_env), "GOOGLE_APPLICATION_CREDENTIALS": "", "CLOUDSDK_CONFIG": str(clean_env / "gcloud"),
+        # never ask a metadata server: nothing but loopback is reachable from tests
+        "NO_GCE_CHECK": "True", "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9",
+    }
+    result = run_agent("--no-audio-input", "--no-audio-output", env=env)
+    assert result.status == 2, result.stderr
+    assert "no Google Cloud credentials for Vertex AI" in result.stderr
+    assert "unexpected error" not in result.stderr

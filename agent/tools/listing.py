@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import anyio
 
@@ -35,7 +34,7 @@ def format_table(catalog: Catalog, failures: dict[str, str], required: set[str])
 
 
 async def list_tools(config: Config, as_json: bool) -> int:
-    """Print the table (or the declarations as JSON); exit 1 if a required server failed."""
+    """Print the table (or the declarations as JSON); exit 2 if a required server failed, as a run does."""
     required = {c.name for c in config.mcp_servers.values() if c.required and c.enabled}
     # Listing shows every failure instead of stopping at the first required one.
     servers = [c.model_copy(update={"required": False}) for c in config.mcp_servers.values()]
@@ -47,9 +46,7 @@ async def list_tools(config: Config, as_json: bool) -> int:
         print(json_for_terminal(catalog.declarations_json()))
     else:
         print(format_table(catalog, toolset.failures, required))
-    for name, why in sorted(toolset.failures.items()):
-        print(f"gemini-live: MCP server {printable(name)} failed to start: {printable(why)}", file=sys.stderr)
-    return 1 if required & set(toolset.failures) else 0
+    return 2 if required & set(toolset.failures) else 0  # as a run would: a problem you can fix
 
 
 def json_for_terminal(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import anyio
 
 from agent.config import Config, McpServerConfig
+from agent.errors import ConfigError, UserError
 from agent.events import FunctionCall
 from agent.tools.catalog import Catalog, ToolSource, build_catalog
 from agent.tools.local import load_module_tools
-from agent.tools.mcp import McpHub
+from agent.tools.mcp import McpHub, McpStartupError
 from agent.tools.printable import printable
 from agent.tools.router import CallReport
 
@@ -20,16 +22,27 @@ log = logging.getLogger(__name__)
 
 
 def local_sources(config: Config) -> list[ToolSource]:
-    """The --import-functions modules; a missing or broken file is a ConfigError."""
+    """The --import-functions modules; a missing or broken file is a ConfigError naming the key."""
     sources = []
     for path in config.import_functions:
-        name, tools, backend = load_module_tools(path)
+        try:
+            name, tools, backend = load_module_tools(path)
+        except ConfigError as e:
+            raise ConfigError(e.source, "import_functions", f"{e.message} (relative paths in a config file are from its folder)") from None
         sources.append(ToolSource(name=name, tools=tools, backend=backend, prefix=name, timeout=config.tool_timeout))
     return sources
 
 
+def unmatched_filters(cfg: McpServerConfig, names: list[str]) -> list[str]:
+    """include_tools / exclude_tools patterns that match none of the server's tools (a typo, usually)."""
+    return [f"{key} pattern {pattern!r}" for key, patterns in (("include_tools", cfg.include_tools), ("exclude_tools", cfg.exclude_tools))
+            for pattern in patterns if not any(fnmatch.fnmatchcase(n, pattern) for n in names)]
+
+
 def mcp_source(server: Any) -> ToolSource:
     cfg: McpServerConfig = server.cfg
+    for what in unmatched_filters(cfg, [t.name for t in server.tools]):
+        log.warning("MCP server %s: %s matches none of its %d tools", printable(cfg.name), what, len(server.tools))
     return ToolSource(
         name=cfg.name,
         tools=server.tools,
@@ -55,7 +68,11 @@ class ToolSet:
     async def run(self, *, task_status: anyio.abc.TaskStatus[Catalog] = anyio.TASK_STATUS_IGNORED) -> None:
         locals_ = local_sources(self.config)  # config errors surface before any server starts
         async with anyio.create_task_group() as tg:
-            await tg.start(self.hub.run)
+            try:
+                await tg.start(self.hub.run)
+            except McpStartupError as e:  # the hub has said why, once: say what follows from it
+                names = ", ".join(printable(n) for n in e.failures)
+                raise UserError(f"cannot start without the required MCP server(s) {names} (required = true)") from None
             task_status.started(build_catalog([*locals_, *(mcp_source(s) for s in self.hub.ready)]))
             await anyio.sleep_forever()
 
