@@ -23,9 +23,10 @@ from agent.tools.mcp import McpServer
 from agent.tools.mcp_lines import LOG_BURST
 from agent.tools.mcp_results import DEEP_NOTE, MAX_RESULT_DEPTH, MAX_TEXT_CHARS, format_call_result
 from agent.tools.toolset import mcp_source
-from tests.conftest import run_agent
+from tests.conftest import TEXT_ONLY, run_agent
 from tests.fakes.mcp_servers import hostile_stdio_command
 from tests.test_mcp import alive, running
+from tests.test_tool_bridge_e2e import ToolModel, call
 
 WAIT = 60  # seconds; a bound on waits that end in well under a second when things work
 CONTROLS = ("\x1b", "\x9b", "\x07", "\r", "\u202e")
@@ -168,6 +169,20 @@ def test_gemini_live_tools_prints_no_escape_sequences(clean_env: Path) -> None:
         assert "bomb__huge_enum" in result.stdout
         assert not any(c in result.stdout + result.stderr for c in CONTROLS), (result.stdout + result.stderr)[-2000:]
     assert "fatal" in result.stderr and "error" in result.stderr  # the reason is still shown, made safe
+
+
+def test_tool_activity_lines_print_no_escape_sequences(live: Any, clean_env: Path) -> None:
+    command, args = hostile_stdio_command("--bomb")
+    config = clean_env / "hostile.toml"
+    config.write_text(f"[mcp_servers.bomb]\ncommand = {json.dumps(command)}\nargs = {json.dumps(args)}\n")
+    model = ToolModel([call("e", "bomb__escape")])
+    live(model)
+    result = run_agent(*TEXT_ONLY, "--config", str(config), input="go\n", timeout=120)
+    assert result.status == 0, result.stderr
+    assert "bad" in model.responses[0]["response"]["error"]  # the model gets the message
+    shown = result.stdout + result.stderr
+    assert "bad" in shown and "thing" in shown  # the person sees it too, made safe
+    assert not any(c in shown for c in CONTROLS), shown[-2000:]
 
 
 # ---- 17: processes that leave the group -------------------------------------------------------

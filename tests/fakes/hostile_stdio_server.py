@@ -55,6 +55,7 @@ def bomb_tools() -> list[dict]:
          "inputSchema": {"type": "object", "properties": {"s": {"type": "string", "pattern": "a" * 1_000_000}}}},
         {"name": f"esc{ESCAPES}name", "description": f"Looks {ESCAPES} harmless.",
          "inputSchema": {"type": "object", "properties": {f"k{ESC}[31m": {"type": "string", "description": ESCAPES}}}},
+        {"name": "escape", "description": "Fails with escape sequences in its message.", "inputSchema": {"type": "object"}},
     ]
 
 
