@@ -123,3 +123,9 @@ def test_bad_schemas_never_break_the_catalog() -> None:
     catalog = build_catalog([source("s", tool("s", "a", "garbage"), tool("s", "b", {"$ref": "#/nowhere"}), tool("s", "c", False))])
     assert len(catalog) == 3
     assert all(r.status == LOSSY for r in catalog.rows)
+
+
+def test_a_cut_description_is_reported_and_server_text_is_printable() -> None:
+    catalog = build_catalog([source("s", tool("s", "t", description="word " * 1000), tool("s", "u", description="a\x1b[2Jb\u009b1mc\rd"))])
+    assert row(catalog, "s", "t").status == LOSSY and "description of 4,999 characters cut to 1,024" in row(catalog, "s", "t").detail
+    assert catalog.get("s__u").description == "abcd" and row(catalog, "s", "u").status == OK

@@ -12,6 +12,7 @@ import pytest
 from google.genai import types
 
 from agent.tools.schema import CompiledSchema, compile_schema
+from agent.tools.schema_limits import DEFAULT, TIGHT
 
 PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 GEMINI_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"}
@@ -714,3 +715,53 @@ def test_callable_without_parameters_and_sdk_equivalence() -> None:
     sdk = types.FunctionDeclaration.from_callable_with_api_option(callable=get_weather, api_option="GEMINI_API", use_json_schema=True)
     ours = compiled(sdk.parameters_json_schema)  # the SDK's JSON Schema compiles the same way
     assert set(ours.parameters["properties"]) == {"city", "days", "unit", "detailed"}
+
+
+# ---- hostile schemas: every declaration bounded, every cut reported (issue 13, item 16) ---------
+
+
+def test_bombs_are_cut_to_the_limits_and_reported() -> None:
+    schema = obj(
+        text={"type": "string", "description": "d" * 10_000, "pattern": "a" * 5_000},
+        choice={"enum": [f"v{i}" for i in range(1_000)], "description": "Pick one."},
+        nested=obj(**{f"p{i}": {"type": "integer"} for i in range(300)}),
+        const={"const": "c" * 20_000},
+    )
+    schema["properties"]["nested"]["required"] = ["p299"]
+    result = compiled(schema)
+    p = result.parameters["properties"]
+    assert len(p["text"]["description"]) <= DEFAULT.description and "pattern" not in p["text"]
+    assert has_loss(result, "text", "description of 10,000 characters cut to 500")
+    assert has_loss(result, "text", "pattern of 5,000 characters not declared")
+    assert "enum" not in p["choice"] and p["choice"]["description"].startswith("Pick one. One of 1,000 allowed values, such as: ")
+    assert has_loss(result, "choice", "enum of 1,000 values")
+    nested = p["nested"]["properties"]
+    assert len(nested) == DEFAULT.properties and "p299" in nested and p["nested"]["required"] == ["p299"]
+    assert has_loss(result, "nested", "200 of 300 properties not declared")
+    assert "enum" not in p["const"] and has_loss(result, "const", "enum of 1 values (20,000 characters)")
+    assert len(json.dumps(result.parameters)) < 20_000
+
+
+def test_a_declaration_over_its_budget_is_compiled_again_with_tighter_limits() -> None:
+    schema = obj(**{f"p{i}": {"type": "string", "description": "d" * 600} for i in range(100)})
+    result = compiled(schema)
+    assert has_loss(result, "compiled again with tighter limits")
+    assert len(result.parameters["properties"]) == TIGHT.properties
+    assert len(json.dumps(result.parameters)) < 10_000
+
+
+def test_server_text_in_descriptions_and_losses_is_made_printable() -> None:
+    schema = obj(**{"na\x1b[2Jme": {"type": "string", "description": "a\x1b]0;title\x07b\u202ec", "format": "\x1b[31mx"}})
+    result = compiled(schema)
+    texts = list(result.losses)
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            texts.extend(v for v in node.values() if isinstance(v, str))
+            for v in node.values():
+                collect(v)
+
+    collect(result.parameters)
+    shown = "".join(texts)
+    assert not any(c in shown for c in ("\x1b", "\x07", "\u202e"))
+    assert "abc" in shown and "name" in shown
