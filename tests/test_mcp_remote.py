@@ -99,6 +99,7 @@ async def test_an_endpoint_of_the_other_kind_falls_back_and_says_so(
             assert server.state == "ready", server.error
             assert await server.call("add", {"a": 2, "b": 3}) == {"output": {"result": 5}}
             assert server.remote is not None and server.remote.kind == served
+            assert server.remote.auth is None  # OAuth is attached only for a server that asks for it
     notices = [r.getMessage() for r in caplog.records if "answers as" in r.getMessage()]
     assert len(notices) == 1, caplog.text
     assert f'set transport = "{served}"' in notices[0] and "web" in notices[0]

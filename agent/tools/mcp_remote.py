@@ -34,7 +34,7 @@ from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TI
 from mcp.shared.message import SessionMessage
 
 from agent.config import McpServerConfig
-from agent.tools.oauth import AuthorizationNeeded, OAuthFlowError, make_provider
+from agent.tools.oauth import AuthorizationNeeded, OAuthFlowError, make_provider, token_path
 
 logger = logging.getLogger(__name__)
 # The SDK's transports log a dropped connection as an error with a traceback; we report it once,
@@ -90,6 +90,10 @@ class HttpNote:
 
 class RemoteConnectError(Exception):
     """A connection attempt failed for a reason already put in words (the connector's diagnosis)."""
+
+
+class _AuthRetry(Exception):
+    """Internal: the server answered 401 and OAuth was not attached yet; connect again with it."""
 
 
 class _Fallback(Exception):
@@ -151,14 +155,20 @@ class RemoteConnector:
         self.retry = Retry(start=backoff, cap=RECONNECT_CAP, min_interval=max(backoff, 0.05) * 2)
         self.url = cfg.url
         self.kind = cfg.kind  # switches after a fallback that worked
-        self.auth = auth if auth is not None else make_provider(
-            cfg, authorize=authorize, on_authorize=lambda: self.on_authorize())
+        self._authorize = authorize
+        # OAuth is attached up front when it is configured or tokens are stored; otherwise only
+        # once the server answers 401 (the SDK's provider holds a lock over each request).
+        wanted = auth is not None or authorize or cfg.oauth is not None or token_path(cfg).exists()
+        self.auth = auth if auth is not None else self._oauth() if wanted else None
         self.notes: deque[HttpNote] = deque(maxlen=NOTES_KEPT)
         self.diagnosis: str | None = None  # why the last connection attempt failed, in words
         self.dropped: str | None = None  # why the last working connection ended
         self.login_hint: Callable[[], str] = lambda: f"run `gemini-live login {cfg.name}`"
         self._reported_fallback = False
         self._session_gone = anyio.Event()  # set when the server answers 404 to our session id
+
+    def _oauth(self) -> httpx2.Auth | None:
+        return make_provider(self.cfg, authorize=self._authorize, on_authorize=lambda: self.on_authorize())
 
     # ---- the HTTP client -------------------------------------------------------------------
 
@@ -228,11 +238,19 @@ class RemoteConnector:
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 return
             first_failure: _Fallback | None = None
-            for kind in (self.kind, OTHER_KIND[self.kind]):
+            kinds = [self.kind, OTHER_KIND[self.kind]]
+            while kinds:
+                kind = kinds[0]
                 try:
                     await self._serve(kind, first, to_session, from_session)
                     return
+                except _AuthRetry:
+                    self.auth = self._oauth()  # the same transport again, now able to sign in
+                    if self.auth is None:
+                        raise RemoteConnectError(f"needs authorization: {self.url} answered HTTP 401") from None
+                    continue
                 except _Fallback as fallback:
+                    kinds.pop(0)
                     if first_failure is not None:
                         self.diagnosis = self._neither(first_failure, fallback)
                         raise RemoteConnectError(self.diagnosis) from None
@@ -272,6 +290,8 @@ class RemoteConnector:
                 raise e from None
             if isinstance(e, httpx2.HTTPStatusError):
                 note = self._last_endpoint_note(since) or _note_of(e.response)
+                if note.status == 401 and self._may_add_oauth():
+                    raise _AuthRetry from None
                 if kind == "sse" and _answers_like_other_kind(note):
                     raise _Fallback(note, f"GET {self.url} answered {note.status_text}") from e
                 self.diagnosis = self._http_failure(note)
@@ -295,6 +315,8 @@ class RemoteConnector:
                 return held
             if isinstance(reply, types.JSONRPCError) and reply.id == request_id:
                 note = self._last_endpoint_note(since, "POST")
+                if note is not None and note.status == 401 and self._may_add_oauth():
+                    raise _AuthRetry
                 if note is not None and note.status in (401, 403):
                     self.diagnosis = self._http_failure(note)
                 elif kind == "streamable-http" and _answers_like_other_kind(note) and _stand_in(reply):
@@ -304,6 +326,10 @@ class RemoteConnector:
                     self.diagnosis = self._http_failure(note)
                 return held
         return held
+
+    def _may_add_oauth(self) -> bool:
+        has_header = any(k.lower() == "authorization" for k in self.cfg.headers)
+        return self.auth is None and self.cfg.oauth_enabled and not has_header
 
     def _switch_to(self, kind: str) -> None:
         configured = self.kind

@@ -50,7 +50,7 @@ MAX_CALLBACK_REQUEST = 16_384
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-__all__ = ["AuthorizationNeeded", "OAuthFlowError", "make_provider"]
+__all__ = ["AuthorizationNeeded", "OAuthFlowError", "make_provider", "token_path"]
 
 
 class AuthorizationNeeded(OAuthFlowError):
