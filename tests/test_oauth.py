@@ -189,3 +189,25 @@ def test_login_tools_and_logout_through_the_cli(protected: Protected, tmp_path: 
     assert "needs authorization" in run_agent("tools", cwd=tmp_path).stderr
     unknown = run_agent("login", "nope", cwd=tmp_path)
     assert unknown.status == 2 and "no MCP server named 'nope'" in unknown.stderr and "prot" in unknown.stderr
+
+
+def test_oauth_settings_in_toml_tables_and_mcp_servers_json(tmp_path: Path) -> None:
+    from agent.config import load_config
+    from agent.errors import ConfigError
+
+    (tmp_path / "servers.json").write_text(json.dumps({"mcpServers": {
+        "linear": {"type": "http", "url": "https://example.test/mcp", "oauth": {"client_id": "abc", "scopes": ["read"]}},
+    }}))
+    (tmp_path / "gemini-live.toml").write_text(
+        'mcp_config = "servers.json"\n[mcp_servers.gh]\nurl = "https://example.test/gh"\noauth = false\n'
+    )
+    config = load_config(None, {}, cwd=tmp_path)
+    linear, gh = config.mcp_servers["linear"], config.mcp_servers["gh"]
+    assert linear.oauth_settings.client_id == "abc" and linear.oauth_settings.scopes == ["read"] and linear.oauth_enabled
+    assert gh.oauth is False and not gh.oauth_enabled
+    (tmp_path / "gemini-live.toml").write_text('[mcp_servers.x]\nurl = "https://e.test"\noauth = { client_secret = "s" }\n')
+    with pytest.raises(ConfigError, match=r"mcp_servers\.x\.oauth: `client_secret` needs `client_id`"):
+        load_config(None, {}, cwd=tmp_path)
+    (tmp_path / "gemini-live.toml").write_text('[mcp_servers.x]\ncommand = "srv"\noauth = {}\n')
+    with pytest.raises(ConfigError, match="applies to remote servers"):
+        load_config(None, {}, cwd=tmp_path)
