@@ -12,10 +12,13 @@ import asyncio
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pexpect
+import pyte
 import pytest
 
 from tests.conftest import ROOT, TEXT_ONLY
@@ -45,6 +48,18 @@ class Term:
     def line(self, text: str) -> None:
         self.child.send(text + "\r")
 
+    def until_screen(self, check, timeout: float = WAIT) -> list[str]:
+        """Read the output until `check(screen lines)` holds (the bound is `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while not check(self.screen()):
+            assert time.monotonic() < deadline, "\n".join(self.screen())
+            self.child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.2)
+        return self.screen()
+
+    def screen(self) -> list[str]:
+        """What the terminal shows now, line by line."""
+        return [line.rstrip() for line in self.child.logfile_read.screen.display]
+
     def seen(self) -> str:
         return screen_text(self.child.logfile_read.getvalue() if hasattr(self.child.logfile_read, "getvalue") else "")
 
@@ -54,14 +69,27 @@ class Term:
         return self.child.exitstatus if self.child.exitstatus is not None else 128 + (self.child.signalstatus or 0)
 
 
-class Log:
-    """pexpect's logfile_read: keeps the text."""
+class AnsweringScreen(pyte.Screen):
+    """A screen that answers the cursor position request (ESC [6n) as a real terminal does."""
 
-    def __init__(self) -> None:
+    child: pexpect.spawn | None = None
+
+    def write_process_input(self, data: str) -> None:
+        if self.child is not None:
+            self.child.send(data)
+
+
+class Log:
+    """pexpect's logfile_read: keeps the text, and a terminal emulator's screen of it (pyte)."""
+
+    def __init__(self, rows: int, cols: int) -> None:
         self.parts: list[str] = []
+        self.screen = AnsweringScreen(cols, rows)
+        self.stream = pyte.Stream(self.screen)
 
     def write(self, data: str) -> None:
         self.parts.append(data)
+        self.stream.feed(data)
 
     def flush(self) -> None:
         pass
@@ -79,7 +107,8 @@ def term(clean_env: Path) -> Iterator:
             sys.executable, ["-m", "agent", *args], cwd=str(cwd or clean_env), env={**os.environ, "TERM": "xterm-256color", **(env or {})},
             encoding="utf-8", codec_errors="replace", dimensions=(rows, cols), timeout=WAIT,
         )
-        child.logfile_read = Log()
+        child.logfile_read = Log(rows, cols)
+        child.logfile_read.screen.child = child
         spawned.append(child)
         return Term(child)
 
@@ -263,3 +292,99 @@ def test_slash_commands(live, term, clean_env: Path) -> None:
     t.line("/quit")
     assert t.wait_exit() == 0
     assert server.connections[0].texts() == []  # no command reached the model
+
+
+PROMPT_SERVER = '''
+import base64
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("library")
+
+
+@server.tool()
+def ping() -> str:
+    """Answer pong."""
+    return "pong"
+
+
+@server.prompt()
+def review(topic: str) -> str:
+    """Ask for a review of a topic."""
+    return f"Please review {topic} carefully."
+
+
+@server.resource("note://today", mime_type="text/plain")
+def today() -> str:
+    """Today's note."""
+    return "buy milk\\x1b[2J"
+
+
+if __name__ == "__main__":
+    server.run("stdio")
+'''
+
+
+def test_prompts_and_resources_reach_the_model(live, term, clean_env: Path) -> None:
+    (clean_env / "library.py").write_text(PROMPT_SERVER)
+    (clean_env / "gemini-live.toml").write_text(f'[mcp_servers.library]\ncommand = "{sys.executable}"\nargs = ["{clean_env / "library.py"}"]\n')
+    server = live()
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    assert re.search(r"library 1 tool\b", t.seen())
+    t.line("/prompts")
+    t.expect("library:review topic=…")
+    t.line("/prompt review topic=tests")
+    t.expect("echo: Please review tests carefully.")
+    t.line("/resources")
+    t.expect("note://today")
+    t.line("/read note://today")
+    t.expect("echo: Here is the content of note://today as context:")
+    t.line("/prompt nosuch")
+    t.expect("no prompt named nosuch")
+    t.line("/tools")
+    t.expect(r"library \(stdio\) ready, 1 tools")
+    t.type("\x04")
+    assert t.wait_exit() == 0
+    texts = server.connections[0].texts()
+    assert texts[0] == "Please review tests carefully."
+    assert texts[1].startswith("Here is the content of note://today as context:") and "buy milk" in texts[1]
+
+
+def test_the_banner_reports_a_failed_server_once_and_progress_first(live, term, clean_env: Path) -> None:
+    (clean_env / "gemini-live.toml").write_text('[mcp_servers.broken]\ncommand = "/nonexistent/broken-server"\n')
+    live()
+    t = term(*TEXT_ONLY)
+    t.expect("ready")
+    seen = t.seen()
+    assert seen.index("starting 1 MCP server (broken)") < seen.index("ready")
+    assert seen.count("/nonexistent/broken-server") == 1  # the reason, once
+    assert "broken ✗ failed to start" in seen
+    t.type("\x04")
+    assert t.wait_exit() == 0
+    assert "session: " in t.seen()  # the summary in plain words
+
+
+def tone(seconds: float, rate: int = 16000, freq: float = 440.0, level: float = 0.5) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * freq * t) * level * 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.audio
+def test_voice_session_typing_while_the_status_updates(live, term, pulse, clean_env: Path) -> None:
+    """The mic meter redraws the toolbar ten times a second; the line being typed stays intact."""
+    server = live()
+    t = term("--no-search", "--no-audio-output", env=pulse.env)
+    t.expect("ready — speak or type")
+    feeder = pulse.feed(tone(6.0))  # something for the meter to show
+    try:
+        for ch in "typed while listening":
+            t.type(ch)  # pexpect waits 50 ms before each send: the toolbar redraws in between
+        screen = t.until_screen(lambda lines: any(line.startswith("› typed while listening") for line in lines))
+        assert "#" in screen[-1] and "you speaking" in screen[-1], screen  # the toolbar: phase and a moving meter
+        t.line("")
+        server.wait_for(lambda: "typed while listening" in server.connections[0].texts(), timeout=WAIT)
+        t.expect("echo: typed while listening")
+    finally:
+        feeder.wait(timeout=30)
+    t.type("\x04")
+    assert t.wait_exit() == 0
