@@ -25,8 +25,8 @@ def _answers(agent: Any) -> str:
     if plan.text_answers:
         return "answers in text"
     if config.play_audio:
-        return f"speaks with voice {config.voice} (transcript shown)"
-    return f"answers in audio, shown as its transcript (voice {config.voice}, not played)"
+        return f"speaks as {config.voice}"
+    return "answers in speech, shown as text"
 
 
 def _input(agent: Any) -> str:

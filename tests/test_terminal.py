@@ -21,7 +21,7 @@ import pexpect
 import pyte
 import pytest
 
-from tests.conftest import ROOT, TEXT_ONLY
+from tests.conftest import ROOT, TEXT_ONLY, interrupt, start_agent
 from tests.fakes.live_server import FakeConnection
 
 WAIT = 30  # seconds: an upper bound for anything the agent should do promptly
@@ -252,6 +252,27 @@ def test_ctrl_c_during_a_30_s_local_function_exits_at_once(live, term, clean_env
     t.type("\x03")  # ... the second quits
     assert t.wait_exit(timeout=10) == 130  # well before the function's 30 s
     assert "Traceback" not in t.seen()
+
+
+def test_ctrl_c_during_a_30_s_local_function_piped(live, clean_env: Path) -> None:
+    """The same without a terminal: SIGINT ends the run at once, the call reported cancelled."""
+    (clean_env / "slow.py").write_text(SLOW_FUNCTIONS)
+    started = asyncio.Event()
+
+    async def caller(conn: FakeConnection) -> None:
+        await conn.expect_text(timeout=3600)
+        await conn.send_tool_call({"id": "c1", "name": "slow__wait_long", "args": {"seconds": 30}})
+        started.set()
+        await asyncio.sleep(3600)
+
+    server = live(caller)
+    proc = start_agent(*TEXT_ONLY, "--import-functions", str(clean_env / "slow.py"))
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    server.wait_for(lambda: started.is_set(), timeout=WAIT)
+    status, _out, err = interrupt(proc, timeout=10)  # well before the function's 30 s
+    assert status == 130, err
+    assert "Traceback" not in err and "slow__wait_long cancelled" in err
 
 
 def test_up_recalls_a_line_from_an_earlier_session(live, term, clean_env: Path) -> None:
