@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A voice agent for the Gemini Live API that bridges to MCP tool servers.",
         epilog="Subcommands: `gemini-live tools [--json]` lists the tools the model will see; "
         "`gemini-live devices` lists audio devices; `gemini-live init` writes a starter config; "
-        "`gemini-live mcp add|list|remove` edits its MCP servers. Credentials come from GOOGLE_API_KEY or GEMINI_API_KEY "
+        "`gemini-live mcp add|list|remove` edits its MCP servers. In a terminal, type at the input line: Esc stops an "
+        "answer, /help lists the commands, Ctrl-D quits. Credentials come from GOOGLE_API_KEY or GEMINI_API_KEY "
         "(or the Vertex AI variables); GOOGLE_GEMINI_BASE_URL and SSL_CERT_FILE are honoured.",
     )
     p.add_argument("--version", action="version", version=f"gemini-live {__version__}")
@@ -78,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--echo-cancellation", action=B, default=S,
         help="take the speaker's sound out of the mic, with noise suppression and a high-pass filter (default on while the speaker plays)",
+    )
+    g.add_argument(
+        "--local-barge-in", action=B, default=S,
+        help="when you speak over the model, fade it out at once instead of waiting for the server (default on)",
     )
     g.add_argument("--input-audio", metavar="FILE.wav", default=S, help="stream a WAV file instead of the microphone, then finish")
     g.add_argument("--output-audio", metavar="FILE.wav", default=S, help="record the model's audio to a WAV file (24 kHz mono)")

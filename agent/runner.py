@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -112,6 +114,20 @@ def guarded(body: Callable[[], int]) -> int:
         return _fail(f"unexpected error: {type(e).__name__}: {text} (run with -v for details)", EXIT_SESSION)
     finally:
         signals.uninstall()
+        _exit_on_next_interrupt()
+
+
+def _exit_on_next_interrupt() -> None:
+    """After the run, a Ctrl-C while Python waits for leftover threads exits at once, with no traceback."""
+
+    def exit_now(signum: int, frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, exit_now)
 
 
 def run_agent(config_file: str | None, overrides: dict[str, Any]) -> int:
