@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import sys
 import threading
@@ -20,14 +19,16 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectSendStream
 
-# Escape sequences whole, then every other control character but newline and tab: the model's
-# words (and a server's) reach a terminal, where ESC [ 2 J or a bidi override would act.
-_CONTROLS = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", re.S)
+from agent.tools.printable import printable
 
 
 def safe_text(text: str) -> str:
-    """`text` without terminal escape sequences or control characters (newlines and tabs kept)."""
-    return text if text.isprintable() else _CONTROLS.sub("", text)
+    """`text` without terminal escape sequences or control characters (newlines and tabs kept).
+
+    The model's words, like a tool server's, reach a terminal, where ESC [ 2 J or a bidi
+    override would act.
+    """
+    return printable(text)
 
 
 def _short(value: Any) -> Any:

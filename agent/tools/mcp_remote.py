@@ -35,6 +35,7 @@ from mcp.shared.message import SessionMessage
 
 from agent.config import McpServerConfig
 from agent.tools.oauth import AuthorizationNeeded, OAuthFlowError, make_provider, token_path
+from agent.tools.printable import printable
 
 logger = logging.getLogger(__name__)
 # The SDK's transports log a dropped connection as an error with a traceback; we report it once,
@@ -51,7 +52,6 @@ for _name in SDK_LOGGERS:
 
 OTHER_KIND = {"streamable-http": "sse", "sse": "streamable-http"}
 KIND_NAMES = {"streamable-http": "streamable HTTP", "sse": "SSE"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 NOTES_KEPT = 32
 RECONNECT_CAP = 30.0  # seconds between attempts to reach a dropped server, at most
 SESSION_GONE_TEXT = "the server no longer knows this session (did it restart?); the call did not run: reconnecting, try again"
@@ -61,8 +61,8 @@ SERVER_TEXT_LIMIT = 300  # characters of server-supplied text in a message
 
 
 def clean(text: object, limit: int = SERVER_TEXT_LIMIT) -> str:
-    """Server-supplied text made safe for a terminal: no control or bidi characters, bounded length."""
-    out = _CONTROL.sub("?", str(text)).replace("\n", " ")
+    """Server-supplied text made safe for a terminal, on one line, bounded in length."""
+    out = printable(str(text), one_line=True)
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
