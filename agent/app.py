@@ -75,6 +75,7 @@ class Agent:
         self.config = config
         self.console = console or Console(verbose=config.verbose)
         self.recorder = Recorder(config.log_file, secrets=[api_key_from_env() or ""])
+        self.console.secrets = self.recorder.secrets
         self.metrics = Metrics()
         self.plan = plan_session(config)  # a model that cannot do what is asked fails here (exit 2)
         self.state = InteractionState(self.plan.profile)

@@ -49,6 +49,7 @@ class Console:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.verbose = verbose
+        self.secrets: list[str] = []  # strings never to print (the API key), set by the app
         self._speaker: str | None = None  # who the open stdout line belongs to
         self._status = ""
         self.status_enabled = self.err.isatty()
@@ -126,6 +127,8 @@ class Console:
             return
         data = message.model_dump(exclude_none=True, mode="python") if hasattr(message, "model_dump") else message
         line = "« " + json.dumps(_short(data), ensure_ascii=False, default=str, separators=(",", ":"))
+        for secret in self.secrets:  # what the log file masks, -v masks too
+            line = line.replace(secret, "***")
         width = shutil.get_terminal_size((160, 24)).columns
         self.info(line if len(line) <= width else line[: max(10, width - 1)] + "…")
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import anyio
 import websockets
+import websockets.asyncio.client
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -43,6 +44,12 @@ from agent.interaction import InteractionState
 from agent.profiles import ModelProfile
 
 log = logging.getLogger(__name__)
+
+# The Live endpoint does not redirect. websockets follows redirects and, across origins, strips
+# Authorization and cookies but not `x-goog-api-key`: a redirect to another host would carry the
+# key there. One attempt and no redirects (the SDK offers no option for it; this is the library's
+# own module-level limit, read at every connect).
+websockets.asyncio.client.MAX_REDIRECTS = 1
 
 CLOSE_MEANINGS = {
     1000: "closed normally",
@@ -82,6 +89,8 @@ def close_of(exc: BaseException) -> tuple[int | None, str]:
 
 def connect_failure(exc: BaseException, base: str) -> SessionError:
     """A failure to open the websocket, in words a user can act on."""
+    if isinstance(exc, websockets.SecurityError) and "redirect" in str(exc):
+        return SessionError(f"Gemini Live at {base} answered with a redirect; it is not followed (the API key stays with the endpoint you set)")
     if isinstance(exc, websockets.InvalidStatus):
         status = exc.response.status_code
         hint = " (check GOOGLE_API_KEY)" if status in (401, 403) else ""

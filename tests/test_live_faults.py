@@ -248,3 +248,70 @@ def test_the_go_away_deadline_hands_off_without_a_turn_boundary(live) -> None:
     first, second = server.connections
     assert first.close_code == 1000  # the agent closed it, the server did not have to cut it
     assert second.texts() == ["question"]
+
+
+def test_the_api_key_does_not_follow_a_redirect(clean_env: Path) -> None:
+    """websockets strips Authorization on a cross-origin redirect but not x-goog-api-key."""
+    import ssl
+    import threading
+    from concurrent.futures import Future
+
+    import trustme
+    from websockets.asyncio.server import serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    from tests.fakes.live_server import API_KEY
+
+    ca = trustme.CA()
+    ca_file = clean_env / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    elsewhere: list[dict] = []  # handshakes the other origin received
+    ports: Future[tuple[int, int]] = Future()
+    stop = threading.Event()
+
+    async def main() -> None:
+        def record(connection, request):  # type: ignore[no-untyped-def]
+            elsewhere.append(dict(request.headers))
+            return connection.respond(404, "nothing here")
+
+        async with serve(lambda ws: ws.close(), "127.0.0.1", 0, ssl=ctx, process_request=record) as other:
+            other_port = other.sockets[0].getsockname()[1]
+
+            def redirect(connection, request):  # type: ignore[no-untyped-def]
+                return Response(302, "Found", Headers({"Location": f"wss://localhost:{other_port}{request.path}", "Content-Length": "0"}))
+
+            async with serve(lambda ws: ws.close(), "127.0.0.1", 0, ssl=ctx, process_request=redirect) as live_endpoint:
+                ports.set_result((live_endpoint.sockets[0].getsockname()[1], other_port))
+                while not stop.is_set():
+                    await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    try:
+        live_port, _ = ports.result(timeout=10)
+        env = {"GOOGLE_GEMINI_BASE_URL": f"https://127.0.0.1:{live_port}", "SSL_CERT_FILE": str(ca_file), "GOOGLE_API_KEY": API_KEY}
+        result = run_agent(*TEXT_ONLY, input="hi\n", env=env)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert result.status == 1
+    assert "answered with a redirect; it is not followed" in result.stderr
+    assert elsewhere == []  # the key (and the request) never reached the other origin
+
+
+def test_verbose_lines_mask_the_key_as_the_log_does(live, clean_env: Path) -> None:
+    from tests.fakes.live_server import API_KEY
+
+    async def leaky(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        await conn.send_text(f"the key is {API_KEY}")
+
+    live(leaky)
+    log = clean_env / "session.jsonl"
+    result = run_agent(*TEXT_ONLY, "-v", "--log-file", str(log), input="hi\n", env={"COLUMNS": "2000"})
+    assert result.status == 0, result.stderr
+    assert "the key is ***" in result.stderr
+    assert API_KEY not in result.stderr and API_KEY not in log.read_text()
