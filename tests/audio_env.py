@@ -6,6 +6,10 @@ Devices (see /work/shared/audio-testing.md):
   vmic       remap of vmic_feed.monitor: the default input
 An ALSA config also names them for PortAudio: vmic, vmic_feed, vspeaker, vspeaker_monitor.
 
+`pa.echo_path(delay_ms, gain_db)` makes a room: what the speaker plays comes back into the mic
+(vspeaker.monitor looped into vmic_feed by module-loopback) after about `delay_ms` and `gain_db`
+quieter; near-end speech is mixed in with `pa.feed(...)` as usual.
+
 Use the session-scoped `pulse` fixture (import it into conftest.py or a test module), or
 `with running_pulse() as pa:` in scripts.
 """
@@ -151,6 +155,32 @@ class PulseAudio:
         out = subprocess.run(["pactl", *args], env=self.proc_env(), check=True, timeout=30,
                              capture_output=True, text=True)
         return out.stdout
+
+    @contextlib.contextmanager
+    def echo_path(self, delay_ms: int = 60, gain_db: float = -6.0) -> Iterator[int]:
+        """The speaker heard by the mic: vspeaker.monitor -> vmic_feed, delayed and attenuated.
+
+        module-loopback keeps its latency near `delay_ms` (measure the actual lag from the
+        signals: it is a target, not an exact figure). Yields the loopback's sink-input index.
+        """
+        module = self.pactl("load-module", "module-loopback", "source=vspeaker.monitor", "sink=vmic_feed",
+                            f"latency_msec={delay_ms}", "source_dont_move=true", "sink_dont_move=true",
+                            "remix=true").strip()
+        try:
+            index = None
+            deadline = time.monotonic() + 10
+            while index is None and time.monotonic() < deadline:
+                rows = [line.split() for line in self.pactl("list", "short", "sink-inputs").splitlines()]
+                index = next((int(r[0]) for r in rows if r[3:4] == ["module-loopback.c"]), None)  # index, sink, -, driver
+                if index is None:
+                    time.sleep(0.05)
+            if index is None:
+                raise RuntimeError("module-loopback made no sink input")
+            self.pactl("set-sink-input-volume", str(index), f"{gain_db:+.1f}dB")
+            yield index
+        finally:
+            with contextlib.suppress(subprocess.SubprocessError):
+                self.pactl("unload-module", module)
 
     def feed(self, pcm: bytes, rate: int = 16000, device: str = "vmic_feed") -> subprocess.Popen[bytes]:
         """Start playing PCM16 mono into `device` (default: the mic feed); wait() on the result."""

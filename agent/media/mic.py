@@ -24,10 +24,12 @@ import numpy as np
 
 from agent.errors import UserError
 from agent.events import MIC_RATE, AudioChunk, AudioStreamEnd, InputClosed
+from agent.media.aec import EchoCanceller
 from agent.media.buffers import ActivityEnd, ActivityStart, AudioQueue
 from agent.media.devices import device_info
 from agent.media.resample import Resampler, rms_dbfs, to_mono
 from agent.media.stream import DeviceStream
+from agent.media.vad import VoiceActivity
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class Mic(DeviceStream):
         end_stream_on_mute: bool = True,
         activity_markers: bool = False,
         latency: str | float = "low",
+        echo_canceller: EchoCanceller | None = None,
+        voice_activity: VoiceActivity | None = None,
     ) -> None:
         super().__init__()
         self.queue = queue
@@ -70,6 +74,8 @@ class Mic(DeviceStream):
         self.end_stream_on_mute = end_stream_on_mute and not activity_markers
         self.activity_markers = activity_markers  # push-to-talk: bracket each unmuted stretch
         self.latency = latency
+        self.echo_canceller = echo_canceller  # cleans each block before anything else sees it
+        self.voice_activity = voice_activity  # hears the cleaned blocks, muted or not
         self._last_block = b""  # the last block captured (for `level`)
         self.stats = MicStats()
         self._resampler: Resampler | None = None
@@ -94,6 +100,10 @@ class Mic(DeviceStream):
             if self._resampler is not None:
                 samples = self._resampler.process(samples)
             data = samples.astype("<i2", copy=False).tobytes()
+        if self.echo_canceller is not None:
+            data = self.echo_canceller.process(data, now - self._input_delay(time_info))
+        if self.voice_activity is not None:
+            self.voice_activity.feed(data)
         self._last_block = data
         if self._is_muted():
             st.muted_blocks += 1
@@ -113,6 +123,14 @@ class Mic(DeviceStream):
             self.queue.put_nowait(AudioChunk(data=data, rate=MIC_RATE, captured_at=now))
             st.sent += 1
 
+    def _input_delay(self, time_info: Any) -> float:
+        """Seconds from the ADC to this callback: PortAudio's timestamps, else its reported latency."""
+        try:
+            delay = float(time_info.currentTime - time_info.inputBufferAdcTime)
+        except (AttributeError, TypeError):
+            delay = -1.0
+        return delay if 0.0 <= delay < 1.0 else self.stats.latency_ms / 1000.0
+
     @property
     def level(self) -> float:
         """RMS level of the last block in dBFS (-120 for silence), for a meter.
@@ -121,6 +139,14 @@ class Mic(DeviceStream):
         blocks arrive 50 times a second.
         """
         return rms_dbfs(np.frombuffer(self._last_block, dtype="<i2"))
+
+    @property
+    def speaking(self) -> bool:
+        """The person is talking: the voice activity detector's say, else a level above -45 dBFS."""
+        vad = self.voice_activity
+        if vad is not None and vad.available:
+            return vad.speaking
+        return self.level > -45.0
 
     def _is_muted(self) -> bool:
         if self.muted is None:

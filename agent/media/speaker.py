@@ -142,7 +142,8 @@ class Speaker(DeviceStream):
             if self._turn_open:  # the rest of this turn may still be on its way: hold it off
                 self._gate_until = now + self.barge_in_hold
             self._barge_ins += 1
-            self._jb.fade_out(self._rate * FADE_MS // 1000, now)
+            dropped = self._jb.fade_out(self._rate * FADE_MS // 1000, now)
+        log.info("barge-in: faded out, %d ms of the model's audio dropped", dropped * 1000 // self._rate)
 
     def end_turn(self) -> None:
         """The model's turn is complete: play the rest without waiting to fill the prebuffer."""
