@@ -305,6 +305,8 @@ class TerminalUI:
         self._send = send
         tg.start_soon(self._sender, inputs, receive)
         self.history.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # what you typed is yours alone: 0600, like the session log
+            os.close(os.open(self.history, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         self._session = PromptSession(
             history=FileHistory(str(self.history)),
             key_bindings=self.key_bindings(),

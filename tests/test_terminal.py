@@ -283,7 +283,9 @@ def test_up_recalls_a_line_from_an_earlier_session(live, term, clean_env: Path) 
     t.expect("echo: remember this line")
     t.type("\x04")
     assert t.wait_exit() == 0
-    assert (clean_env / "state" / "gemini-live" / "history").is_file()
+    history = clean_env / "state" / "gemini-live" / "history"
+    assert "remember this line" in history.read_text()
+    assert history.stat().st_mode & 0o077 == 0  # what was typed is readable by its owner only
 
     t = term(*TEXT_ONLY)
     t.expect("ready")
