@@ -34,9 +34,14 @@ class StatusText:
         now = time.monotonic()
         self._started = {i: self._started.get(i, now) for i in running}
         mic = agent.mic
+        ptt = getattr(agent, "ptt", None)
         if running:
             oldest = now - min(self._started.values())
             parts.append("⚙ running " + ", ".join(sorted(set(running.values()))) + (f" {oldest:.0f} s" if oldest >= 1 else ""))
+        elif ptt is not None and ptt.talking:
+            parts.append(f"🎙 talking ({ptt.label} to send)")
+        elif mic is not None and mic.speaking:
+            parts.append("🗣 you speaking")  # the mic's voice activity: over the model too (its echo is cancelled)
         elif agent.speaker is not None and agent.speaker.playing:
             parts.append("🔊 model speaking")
         elif mic is not None and agent.state.phase() == "idle" and mic.level > VOICED_DBFS:
@@ -49,6 +54,8 @@ class StatusText:
             from agent.media.mic import level_bar
 
             parts.append(level_bar(mic.level))
+        if ptt is not None and not ptt.talking:
+            parts.append(f"{ptt.label}: talk")
         if agent.screen is not None:
             s = agent.screen.stats
             parts.append(f"screen {s.frames_sent} sent / {s.frames_skipped} skipped")
