@@ -428,6 +428,10 @@ def load_config(
                 str(path.parent / p) if isinstance(p, str) and not Path(p).expanduser().is_absolute() else p
                 for p in data["import_functions"]
             ]
+        if config_file is None and path.parent.resolve() == (cwd or Path.cwd()).resolve():
+            from agent import trust
+
+            trust.check(path, data)  # found, not named: a folder's config runs nothing untrusted
     problems: list[tuple[str, str]] = []  # of the file: reported together, after the whole file is checked
     try:
         servers = _validate_servers(_server_tables(data.pop("mcp_servers", {}), source, "mcp_servers"), source, "mcp_servers")

@@ -15,8 +15,10 @@ from typing import Any
 import anyio
 from google.auth.exceptions import DefaultCredentialsError
 
+from agent import trust
 from agent.config import Config, load_config
 from agent.errors import SessionError, UserError
+from agent.trust import UntrustedConfig
 
 EXIT_OK, EXIT_SESSION, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Signals that end the agent as Ctrl-C does: `timeout`, `systemctl stop`, `docker stop`, a closed terminal.
@@ -75,12 +77,31 @@ class ExitSignals:
 def load(config_file: str | None, overrides: dict[str, Any]) -> Config:
     """The config file merged with the flags; --import-functions adds to the file's list."""
     extra = overrides.pop("import_functions", None)
-    config = load_config(config_file, overrides)
+    try:
+        config = load_config(config_file, dict(overrides))
+    except UntrustedConfig as e:
+        if not ask_trust(e):
+            raise
+        trust.remember(e.path, e.digest)
+        config = load_config(config_file, overrides)
     if extra:
         paths = [*config.import_functions, *(str(Path(p).expanduser().resolve()) for p in extra)]
         merged = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
         config = config.model_copy(update={"import_functions": merged})
     return config
+
+
+def ask_trust(e: UntrustedConfig) -> bool:
+    """At a terminal, ask whether to trust a folder's config; elsewhere the answer is no."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    lines = [f"gemini-live: {e.path} in this folder would:", *(f"  - {a}" for a in e.actions)]
+    print("\n".join(lines), file=sys.stderr)
+    try:
+        answer = input("Trust this file (remembered until it changes)? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def guarded(body: Callable[[], int]) -> int:

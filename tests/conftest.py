@@ -26,6 +26,12 @@ def anyio_backend() -> str:
     return "asyncio"  # google-genai's live client is asyncio-only
 
 
+@pytest.fixture(autouse=True)
+def trusted_folders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite writes its own folder configs, so they are trusted; tests/test_trust.py checks the rest."""
+    monkeypatch.setenv("GEMINI_LIVE_TRUST_FOLDER", "1")
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No credentials, endpoints or user config from the developer's machine leak in."""
