@@ -240,6 +240,9 @@ class Agent:
 
         toolset = self.toolset = ToolSet(config)
         catalog = self.catalog = await tg.start(toolset.run)  # a server that failed is reported once, by the hub
+        from agent.tools import policy
+
+        policy.check(entry.policy for entry in catalog)  # what the model cannot do: exit 2, server and tool named
         self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics)
         self.router = Router(catalog, respond=self._respond, observer=self.tool_activity)
         await tg.start(self.router.run)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agent.errors import ConfigError
 from agent.profiles import DEFAULT_MODEL
 
-__all__ = ["DEFAULT_MODEL", "Config", "McpServerConfig", "ModelProfileOverrides", "load_config"]
+__all__ = ["DEFAULT_MODEL", "Config", "McpServerConfig", "ModelProfileOverrides", "ToolSettings", "load_config"]
 
 CONFIG_NAME = "gemini-live.toml"
 
@@ -46,6 +46,18 @@ class OAuthSettings(_Strict):
         return self
 
 
+Behavior = Literal["blocking", "non_blocking"]
+Scheduling = Literal["when_idle", "silent", "interrupt"]
+
+
+class ToolSettings(_Strict):
+    """A `[mcp_servers.NAME.tools."glob"]` or `[local_tools."glob"]` table: how matching tools run."""
+
+    behavior: Behavior | None = None  # None: the model's default (see agent/tools/policy.py)
+    scheduling: Scheduling | None = None  # a non-blocking call's final answer; None: when_idle
+    confirm: bool | None = None  # ask a person before each call; None: as the server says (destructiveHint)
+
+
 class McpServerConfig(_Strict):
     """One `[mcp_servers.NAME]` table: a stdio command or a URL, plus routing options."""
 
@@ -68,6 +80,12 @@ class McpServerConfig(_Strict):
     timeout: float = Field(default=60.0, gt=0, le=86_400)  # seconds per tool call
     startup_timeout: float = Field(default=30.0, gt=0, le=3600)
     required: bool = False
+    pin: list[str] = Field(default_factory=list)  # glob patterns on the server's tool names, always declared
+    # how its tools run (agent/tools/policy.py): for every tool, then per glob pattern on tool names
+    behavior: Behavior | None = None
+    scheduling: Scheduling | None = None
+    confirm: list[str] | bool | None = None  # glob patterns (or true: all) asked first; false: never, not even destructive ones
+    tools: dict[str, ToolSettings] = Field(default_factory=dict)
 
     @field_validator("oauth", mode="before")
     @classmethod
@@ -177,6 +195,14 @@ class Config(_Strict):
     mcp_config: str | None = None
     mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
     tool_timeout: float = Field(default=60.0, gt=0, le=86_400)
+    startup_wait: float = Field(default=5.0, ge=0, le=3600)  # seconds the session waits for slow MCP servers; they join later
+    max_declared_tools: int = Field(default=64, ge=3, le=512)  # more tools than this: pinned ones + find_tools/call_tool
+    max_declarations_kb: float = Field(default=60.0, gt=0, le=1024)  # the same for the declarations' size
+    max_description_chars: int = Field(default=1024, ge=40, le=100_000)  # a tool description is cut after a sentence
+    pin: list[str] = Field(default_factory=list)  # glob patterns on declared names (or server/tool) always declared
+    local_tools: dict[str, ToolSettings] = Field(default_factory=dict)  # glob on a local function's name
+    confirm_timeout: float = Field(default=60.0, gt=0, le=86_400)  # an unanswered question declines (or cancels)
+    yes: bool = False  # approve every confirmation without asking (for scripts)
     # session lifetime
     session_resumption: bool = True
     context_compression: bool = True

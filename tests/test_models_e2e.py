@@ -83,7 +83,7 @@ def test_extended_thinking_runs_through_in_progress_to_idle(live, clean_env: Pat
     )
     assert result.status == 0, result.stderr
     assert result.stdout == "Let me work that out.\nIt is 42.\n"
-    assert responses == [{"id": "c1", "name": "function_examples__calculate", "response": {"output": 42.0}}]
+    assert responses == [{"id": "c1", "name": "function_examples__calculate", "response": {"output": 42.0}, "scheduling": "WHEN_IDLE"}]
     conn = server.connections[0]
     assert conn.rejected is None and conn.setup["generation_config"]["thinking_config"] == {"thinking_level": "MEDIUM"}
     ends = [r for r in records(log) if r["event"] == "turn_complete"]

@@ -283,7 +283,8 @@ def test_tools_command_lists_and_prints_declarations(clean_env: Path) -> None:
     assert as_json.status == 0
     declarations = json.loads(as_json.stdout)
     echo = next(d for d in declarations if d["name"] == "basic__echo")
-    assert set(echo) <= {"name", "description", "parameters"} and echo["parameters"]["type"] == "OBJECT"
+    assert set(echo) <= {"name", "description", "parameters", "behavior"} and echo["parameters"]["type"] == "OBJECT"
+    assert echo["behavior"] == "NON_BLOCKING"  # the default model, gemini-3.8-live, runs calls asynchronously
 
 
 def test_tools_command_on_the_shipped_example_config(clean_env: Path) -> None:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
 from google.genai import types
 
+from ..events import FunctionCall
 from .base import DiscoveredTool, ToolBackend
 from .json_trim import cut_size
 from .names import NameRequest, assign_names
+from .policy import DEFAULT_POLICY, ToolPolicy
 from .printable import printable
 from .schema import CompiledSchema, compile_schema
+from .text_cut import cut_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class ToolSource:
     timeout: float = DEFAULT_TIMEOUT  # seconds per call; <= 0 means none
     include: Sequence[str] = ()  # glob patterns on the tool's own name; empty: all
     exclude: Sequence[str] = ()
+    policy: Callable[[DiscoveredTool], ToolPolicy] | None = None  # how each tool runs (agent/tools/policy.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class ToolEntry:
     timeout: float
     description: str
     declaration: types.FunctionDeclaration = field(repr=False, compare=False)
+    policy: ToolPolicy = field(default=DEFAULT_POLICY, compare=False)  # behaviour, scheduling, confirmation
 
     @property
     def source(self) -> str:
@@ -101,6 +106,14 @@ class Catalog:
         """The declarations exactly as the setup message carries them."""
         return [d.model_dump(mode="json", exclude_none=True) for d in self.function_declarations()]
 
+    def replace(self, other: Catalog) -> None:
+        """Take `other`'s tools in place: whoever holds this object (router, setup) sees the new ones."""
+        self._entries, self.rows, self.notes = dict(other._entries), other.rows, other.notes
+
+    def resolve(self, call: FunctionCall) -> tuple[FunctionCall, ToolEntry | None]:
+        """The call to run and its entry; a catalog with find_tools/call_tool maps call_tool to the tool it names."""
+        return call, self.get(call.name)
+
 
 def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DESCRIPTION_LIMIT) -> Catalog:
     """Filter, name, compile and declare every source's tools; never raises for a bad tool."""
@@ -124,21 +137,24 @@ def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DES
         compiled = compile_schema(tool.input_schema)
         given = tool.description or _title(tool)
         description = trim(given, description_limit)
+        policy = source.policy(tool) if source.policy is not None else DEFAULT_POLICY
         try:
             declaration = types.FunctionDeclaration(
                 name=name,
                 description=description or None,
                 parameters=types.Schema.model_validate(compiled.parameters) if compiled.parameters else None,
+                behavior=policy.declared,
             )
         except pydantic.ValidationError as exc:  # a compiler bug must not take the other tools down
             logger.error("declaration of %s/%s rejected by the SDK: %s", source.name, tool.name, exc)
             rows[row] = ReportRow(source.name, tool.name, "", LEFT_OUT, f"declaration rejected by the SDK: {exc}")
             continue
-        entries.append(ToolEntry(name, tool, compiled, source.backend, source.timeout, description, declaration))
+        entries.append(ToolEntry(name, tool, compiled, source.backend, source.timeout, description, declaration, policy))
         details = list(compiled.losses)
         given_size = cut_size(given) or len(given.strip())  # cut_size: the stdio reader cut it already
         if given_size > description_limit:
-            details.insert(0, f"description of {given_size:,} characters cut to {description_limit:,}")
+            details.insert(0, f"description of {given_size:,} characters cut to {description_limit:,} ({cut_where(description)}; "
+                              "max_description_chars keeps more)")
         if note:
             details.insert(0, note)
         status = LOSSY if compiled.lossy or len(details) > (1 if note else 0) else OK
@@ -151,7 +167,13 @@ def trim(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     text = printable(text.strip())
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(TRIM_MARKER))].rstrip() + TRIM_MARKER
+    return cut_text(text, limit, TRIM_MARKER)
+
+
+def cut_where(description: str) -> str:
+    """Where a cut description ends, for the report: after a sentence, or (no sentence fitted) a word."""
+    kept = description.removesuffix(TRIM_MARKER).rstrip()
+    return "at the end of a sentence" if kept.endswith((".", "!", "?", ":")) else "at the end of a word"
 
 
 def _left_out(source: ToolSource, tool: DiscoveredTool, seen: set[str]) -> str:

@@ -9,6 +9,7 @@ import anyio
 
 from agent.config import Config
 from agent.tools.catalog import Catalog
+from agent.tools.policy import check as check_policies
 from agent.tools.printable import printable
 from agent.tools.toolset import ToolSet
 
@@ -46,6 +47,7 @@ async def list_tools(config: Config, as_json: bool) -> int:
         print(json_for_terminal(catalog.declarations_json()))
     else:
         print(format_table(catalog, toolset.failures, required))
+    check_policies(entry.policy for entry in catalog)  # a behaviour the model cannot run: exit 2, as a run does
     return 2 if required & set(toolset.failures) else 0  # as a run would: a problem you can fix
 
 

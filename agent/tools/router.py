@@ -132,8 +132,9 @@ class Router:
         if self._send is None:
             raise RuntimeError("Router.reject() before Router.run() started")
         response = {"error": f"invalid arguments: {reason}"}
-        self._queue(FunctionResult(call.id, call.name, response))
-        self._notify("call_finished", CallReport(call, self._catalog.get(call.name), ERROR, 0.0, response))
+        entry = self._catalog.get(call.name)
+        self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
+        self._notify("call_finished", CallReport(call, entry, ERROR, 0.0, response))
 
     # ---- internals ----------------------------------------------------------------------
 
@@ -167,24 +168,24 @@ class Router:
         self._send.send_nowait(result)
 
     async def _run_call(self, call: FunctionCall, key: str, scope: anyio.CancelScope) -> None:
-        entry = self._catalog.get(call.name)
-        self._notify("call_started", call, entry)
+        target, entry = self._catalog.resolve(call)  # call_tool(name, arguments) runs as a call of that tool
+        self._notify("call_started", target, entry)
         started = time.perf_counter()
         response: dict[str, Any] | None = None
         outcome = CANCELLED
         try:
             with scope:
-                response, outcome = await self._execute(call, entry)
+                response, outcome = await self._execute(target, entry)
         except Exception as exc:  # loop top: a bug here must still answer the call
             logger.exception("routing %s (%s) failed", call.id, call.name)
             response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
         finally:
             self._scopes.pop(key, None)
             if response is not None and not scope.cancel_called and self._send is not None:
-                self._queue(FunctionResult(call.id, call.name, response))
+                self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
             else:
                 response, outcome = None, CANCELLED
-            report = CallReport(call, entry, outcome, time.perf_counter() - started, response)
+            report = CallReport(target, entry, outcome, time.perf_counter() - started, response)
             self._notify("call_finished", report)
             self._check_idle()
 
@@ -245,6 +246,11 @@ class Router:
             getattr(self._observer, method)(*args)
         except Exception:  # an observer must never break routing
             logger.exception("router observer %s failed", method)
+
+
+def _scheduling(entry: ToolEntry | None) -> str | None:
+    """When the model takes up a call's final answer: set for non-blocking calls only."""
+    return entry.policy.final_scheduling() if entry is not None else None
 
 
 def _normalise(result: Any) -> tuple[dict[str, Any], str]:

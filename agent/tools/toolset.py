@@ -12,16 +12,20 @@ import anyio
 from agent.config import Config, McpServerConfig
 from agent.errors import ConfigError, UserError
 from agent.events import FunctionCall
+from agent.profiles import ModelProfile
 from agent.tools.catalog import Catalog, ToolSource, build_catalog
 from agent.tools.local import load_module_tools
 from agent.tools.mcp import McpHub, McpStartupError
+from agent.tools.policy import SourceSettings, policy_for, profile_of
 from agent.tools.printable import printable
 from agent.tools.router import CallReport
+from agent.tools.surface import Budget, ToolSurface
+from agent.tools.updates import CatalogUpdates
 
 log = logging.getLogger(__name__)
 
 
-def local_sources(config: Config) -> list[ToolSource]:
+def local_sources(config: Config, profile: ModelProfile | None = None) -> list[ToolSource]:
     """The --import-functions modules; a missing or broken file is a ConfigError naming the key."""
     sources = []
     for path in config.import_functions:
@@ -29,7 +33,8 @@ def local_sources(config: Config) -> list[ToolSource]:
             name, tools, backend = load_module_tools(path)
         except ConfigError as e:
             raise ConfigError(e.source, "import_functions", f"{e.message} (relative paths in a config file are from its folder)") from None
-        sources.append(ToolSource(name=name, tools=tools, backend=backend, prefix=name, timeout=config.tool_timeout))
+        policy = policy_for(profile, SourceSettings.for_module(config, name)) if profile is not None else None
+        sources.append(ToolSource(name=name, tools=tools, backend=backend, prefix=name, timeout=config.tool_timeout, policy=policy))
     return sources
 
 
@@ -39,7 +44,7 @@ def unmatched_filters(cfg: McpServerConfig, names: list[str]) -> list[str]:
             for pattern in patterns if not any(fnmatch.fnmatchcase(n, pattern) for n in names)]
 
 
-def mcp_source(server: Any) -> ToolSource:
+def mcp_source(server: Any, profile: ModelProfile | None = None) -> ToolSource:
     cfg: McpServerConfig = server.cfg
     for what in unmatched_filters(cfg, [t.name for t in server.tools]):
         log.warning("MCP server %s: %s matches none of its %d tools", printable(cfg.name), what, len(server.tools))
@@ -51,30 +56,47 @@ def mcp_source(server: Any) -> ToolSource:
         timeout=cfg.timeout,
         include=cfg.include_tools,
         exclude=cfg.exclude_tools,
+        policy=policy_for(profile, SourceSettings.for_server(cfg)) if profile is not None else None,
     )
 
 
 class ToolSet:
-    """Owns the MCP hub for the session's lifetime; `run` reports the catalog once built."""
+    """Owns the MCP hub for the session's lifetime; `run` reports the catalog (a ToolSurface) once
+    built, then keeps it up to date as servers' tools change (see agent/tools/updates.py).
 
-    def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None) -> None:
+    `startup_wait`: seconds to wait for servers that are still starting (None: all of them)."""
+
+    def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None, startup_wait: float | None = None) -> None:
         self.config = config
-        self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()))
+        self.profile = profile_of(config)  # decides how each tool runs (agent/tools/policy.py)
+        self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()), startup_wait=startup_wait)
+        self.surface = ToolSurface(Catalog((), (), ()), Budget.from_config(config))
+        self.updates = CatalogUpdates(self.surface, self.build)
+        self._locals: list[ToolSource] = []
+        for server in self.hub.servers:
+            server.on_tools_listed = self.updates.wanted
 
     @property
     def failures(self) -> dict[str, str]:
         return self.hub.failures
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[Catalog] = anyio.TASK_STATUS_IGNORED) -> None:
-        locals_ = local_sources(self.config)  # config errors surface before any server starts
+        locals_ = local_sources(self.config, self.profile)  # config errors surface before any server starts
         async with anyio.create_task_group() as tg:
             try:
                 await tg.start(self.hub.run)
             except McpStartupError as e:  # the hub has said why, once: say what follows from it
                 names = ", ".join(printable(n) for n in e.failures)
                 raise UserError(f"cannot start without the required MCP server(s) {names} (required = true)") from None
-            task_status.started(build_catalog([*locals_, *(mcp_source(s) for s in self.hub.ready)]))
-            await anyio.sleep_forever()
+            self._locals = locals_
+            self.surface.replace(self.build())
+            task_status.started(self.surface)
+            await self.updates.run()
+
+    def build(self) -> Catalog:
+        """The catalog of every source that is ready now."""
+        sources = [*self._locals, *(mcp_source(s, self.profile) for s in self.hub.ready)]
+        return build_catalog(sources, description_limit=self.config.max_description_chars)
 
 
 def _short_args(args: dict[str, Any], limit: int = 120) -> str:
