@@ -177,6 +177,8 @@ class Config(_Strict):
     half_duplex: bool = False
     push_to_talk: bool = False  # a key toggles the mic; automatic activity detection off
     push_to_talk_key: str = Field(default="space", pattern=r"^(space|tab|[^\x00-\x1f\x7f])$")  # a character, or space/tab
+    echo_cancellation: bool = True  # with the speaker on: echo cancellation, noise suppression, high-pass (WebRTC)
+    local_barge_in: bool = True  # the mic's voice activity over the model fades it out before the server's `interrupted`
     audio_block_ms: int = Field(default=20, ge=5, le=200)
     input_audio: str | None = None
     output_audio: str | None = None

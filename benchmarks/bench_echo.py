@@ -58,6 +58,7 @@ class Run:
     process_ms: list[float] = field(default_factory=list)
     delay_hints: list[int] = field(default_factory=list)
     sent_blocks: int = 0
+    talk_sample: int = 0  # how much the mic had captured when the person began (pacat started)
 
 
 async def session(pa: PulseAudio, aec_on: bool, far: np.ndarray, near: np.ndarray, seconds: float, delay_ms: int, gain_db: float) -> Run:
@@ -92,6 +93,7 @@ async def session(pa: PulseAudio, aec_on: bool, far: np.ndarray, near: np.ndarra
             speaker.write(far.astype("<i2").tobytes())
             speaker.end_turn()
             await anyio.sleep(TALK_AT)
+            run.talk_sample = len(run.raw) // 2
             feeder = pa.feed(near.astype("<i2").tobytes())
             await anyio.sleep(seconds - TALK_AT)
             run.cpu, run.wall = time.process_time() - c0, time.perf_counter() - w0
@@ -112,16 +114,17 @@ def report(run: Run, near: np.ndarray, delay_ms: int, gain_db: float) -> None:
     clean = np.frombuffer(bytes(run.clean), "<i2").astype(np.float64)
     n = min(len(raw), len(clean))
     raw, clean = raw[:n], clean[:n]
-    # Where the person's voice sits in the raw mic (it is the only thing correlated with it).
-    size = 1 << (n + len(near)).bit_length()
-    xc = np.fft.irfft(np.fft.rfft(raw, size) * np.conj(np.fft.rfft(near.astype(np.float64), size)), size)
-    at = int(np.argmax(xc[: n - len(near) // 2]))
+    # Where the person's voice sits in the raw mic: within half a second of starting to play it.
+    search = raw[run.talk_sample : run.talk_sample + len(near) + RATE // 2]
+    size = 1 << (len(search) + len(near)).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(search, size) * np.conj(np.fft.rfft(near.astype(np.float64), size)), size)
+    at = run.talk_sample + int(np.argmax(xc[: RATE // 2]))
     w = int(RATE * 0.02)
     raw_db = windows_db(raw, w)
     echo_from = int(np.argmax(raw_db > raw_db[: at // w].max() - 40)) * w  # the first echo
     # Echo-only windows: between the first echo and the person, loud enough to be the echo.
     echo_on = raw_db > raw_db[: at // w].max() - 40
-    echo_on[at // w :] = False
+    echo_on[run.talk_sample // w :] = False
 
     def erle(lo: int, hi: int) -> float:
         sel = np.zeros_like(echo_on)
@@ -133,9 +136,9 @@ def report(run: Run, near: np.ndarray, delay_ms: int, gain_db: float) -> None:
         return float(10 * np.log10(np.sum(r * r) / (np.sum(c * c) + 1e-9)))
 
     step = int(RATE * WINDOW)
-    per = [erle(s, s + step) for s in range(echo_from, at - step + 1, step)]
+    per = [erle(s, s + step) for s in range(echo_from, run.talk_sample - step + 1, step)]
     reached = next((i * WINDOW for i, x in enumerate(per) if x >= GOAL_ERLE_DB and all(y >= GOAL_ERLE_DB for y in per[i:])), None)
-    settled = erle(echo_from + 2 * RATE, at)
+    settled = erle(echo_from + 2 * RATE, run.talk_sample)
     span = slice(at, min(n, at + len(near)))
     corr_clean, _ = correlation(clean[span], near[: span.stop - span.start], RATE // 50)
     corr_raw, _ = correlation(raw[span], near[: span.stop - span.start], RATE // 50)
@@ -150,11 +153,23 @@ def report(run: Run, near: np.ndarray, delay_ms: int, gain_db: float) -> None:
     print(f"  ERLE from 2 s until the person speaks: {settled:5.1f} dB  (goal >= {GOAL_ERLE_DB:g} dB)")
     print(f"double talk: correlation with the person's clean voice {corr_clean:5.3f} (raw mic {corr_raw:5.3f}; goal >= {GOAL_CORR:g})")
     print(f"  20 ms level envelope (dB) against the person's: {env[0]:5.3f} (raw mic {env[1]:5.3f}): the syllables are there, echo or not")
+    print(f"  the module alone on the person's voice, no echo at all: correlation {alone_corr(near):5.3f} (its own ceiling)")
     ms = np.asarray(run.process_ms)
     print(f"added mic latency: processing per 20 ms block p50 {np.percentile(ms, 50):.3f} ms, p99 {np.percentile(ms, 99):.3f} ms, "
           f"max {ms.max():.3f} ms; nothing buffered (goal <= {GOAL_LATENCY_MS:g} ms)")
     hints = np.asarray(run.delay_hints)
     print(f"stream delay hint after alignment: median {np.median(hints):.0f} ms (the room's delay is left to AEC3's estimator)")
+
+
+def alone_corr(near: np.ndarray) -> float:
+    """The person's clean voice through the same processing with silence played: what it changes by itself."""
+    aec = EchoCanceller()
+    out = bytearray()
+    b = RATE // 50
+    for i in range(len(near) // b):
+        aec.played(bytes(2 * 480), 24_000, i * 0.02)
+        out += aec.process(near[i * b : (i + 1) * b].astype("<i2").tobytes(), i * 0.02 + 0.001)
+    return correlation(np.frombuffer(bytes(out), "<i2"), near, RATE // 50)[0]
 
 
 async def bench(pa: PulseAudio, seconds: float, delay_ms: int, gain_db: float) -> None:
