@@ -11,12 +11,14 @@ from typing import Any
 import pydantic
 from google.genai import types
 
+from ..events import FunctionCall
 from .base import DiscoveredTool, ToolBackend
 from .json_trim import cut_size
 from .names import NameRequest, assign_names
 from .policy import DEFAULT_POLICY, ToolPolicy
 from .printable import printable
 from .schema import CompiledSchema, compile_schema
+from .text_cut import cut_text
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,14 @@ class Catalog:
         """The declarations exactly as the setup message carries them."""
         return [d.model_dump(mode="json", exclude_none=True) for d in self.function_declarations()]
 
+    def replace(self, other: Catalog) -> None:
+        """Take `other`'s tools in place: whoever holds this object (router, setup) sees the new ones."""
+        self._entries, self.rows, self.notes = dict(other._entries), other.rows, other.notes
+
+    def resolve(self, call: FunctionCall) -> tuple[FunctionCall, ToolEntry | None]:
+        """The call to run and its entry; a catalog with find_tools/call_tool maps call_tool to the tool it names."""
+        return call, self.get(call.name)
+
 
 def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DESCRIPTION_LIMIT) -> Catalog:
     """Filter, name, compile and declare every source's tools; never raises for a bad tool."""
@@ -143,7 +153,8 @@ def build_catalog(sources: Sequence[ToolSource], *, description_limit: int = DES
         details = list(compiled.losses)
         given_size = cut_size(given) or len(given.strip())  # cut_size: the stdio reader cut it already
         if given_size > description_limit:
-            details.insert(0, f"description of {given_size:,} characters cut to {description_limit:,}")
+            details.insert(0, f"description of {given_size:,} characters cut to {description_limit:,} ({cut_where(description)}; "
+                              "max_description_chars keeps more)")
         if note:
             details.insert(0, note)
         status = LOSSY if compiled.lossy or len(details) > (1 if note else 0) else OK
@@ -156,7 +167,13 @@ def trim(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     text = printable(text.strip())
     if len(text) <= limit:
         return text
-    return text[: max(0, limit - len(TRIM_MARKER))].rstrip() + TRIM_MARKER
+    return cut_text(text, limit, TRIM_MARKER)
+
+
+def cut_where(description: str) -> str:
+    """Where a cut description ends, for the report: after a sentence, or (no sentence fitted) a word."""
+    kept = description.removesuffix(TRIM_MARKER).rstrip()
+    return "at the end of a sentence" if kept.endswith((".", "!", "?", ":")) else "at the end of a word"
 
 
 def _left_out(source: ToolSource, tool: DiscoveredTool, seen: set[str]) -> str:

@@ -13,6 +13,7 @@ from .schema_restore import EnumRestorer, JsonTextRestorer, Restorer, UnionResto
 from .schema_shapes import ANNOTATIONS as _ANNOTATIONS
 from .schema_shapes import ShapesMixin, is_trivial
 from .schema_shapes import num as _num
+from .text_cut import cut_text
 
 CUT = object()  # flatten(): a recursive $ref was cut here (loss already recorded)
 RECURSION_LIMIT = 2  # how often one $ref may be open on the current path
@@ -115,7 +116,7 @@ class NodeCompiler(ShapesMixin):
         cap = self.limits.description
         if len(text) > cap:
             self.loss(path, f"{what} of {cut_size(text) or len(text):,} characters cut to {cap:,}")
-            text = text[: cap - 1].rstrip() + "…"
+            text = cut_text(text, cap)  # after a sentence (or a word), marked
         self.size += len(text)
         return text
 
