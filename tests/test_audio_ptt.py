@@ -224,3 +224,18 @@ def test_push_to_talk_mic_end_to_end(live, clean_env: Path, pulse) -> None:
     corr = np.abs(np.fft.irfft(np.fft.rfft(heard, 2 * len(heard) + len(said)) * np.conj(np.fft.rfft(said, 2 * len(heard) + len(said)))))
     assert corr.max() / (np.linalg.norm(heard) * np.linalg.norm(said)) > 0.8
     assert len(model.utterances[0]) >= len(speech) * 0.9 and len(model.utterances[0]) > RATE_IN  # the whole stretch
+
+
+def test_status_shows_the_key_and_talking() -> None:
+    from types import SimpleNamespace
+
+    from agent.interaction import InteractionState
+    from agent.profiles import profile_for
+    from agent.status import describe
+
+    ptt = PushToTalk()
+    agent = SimpleNamespace(tool_activity=None, mic=None, speaker=None, screen=None, ptt=ptt,
+                            state=InteractionState(profile_for("gemini-3.8-live")[0]))
+    assert describe(agent).endswith("space: talk")
+    ptt.toggle()
+    assert describe(agent).startswith("🎙 talking (space to send)")
