@@ -63,6 +63,9 @@ def test_terminal_key_toggles_on_an_empty_line_and_typed_text_is_edited() -> Non
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(iter(stdin.readline, "")), daemon=True)
         reader.start()
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(slave)[3] & termios.ICANON and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the reader has the terminal in single-key mode
         os.write(master, b" ")  # empty line: the key toggles
         os.write(master, b"hi there\x7f\x7fre\r")  # a space inside text is text; backspace edits
         os.write(master, b"\x1b[A")  # an arrow key is skipped
@@ -73,8 +76,7 @@ def test_terminal_key_toggles_on_an_empty_line_and_typed_text_is_edited() -> Non
         assert lines == ["hi there\n"] and ptt.presses == 2 and not ptt.talking
         echoed = _drain(master)
         assert "hi the" in echoed and "\b \b" in echoed
-        mode = termios.tcgetattr(slave)
-        assert not mode[3] & termios.ICANON  # keys one at a time while the agent runs
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON  # keys one at a time while the agent runs
         stdin.restore()
         assert termios.tcgetattr(slave)[3] == before[3]  # and the terminal as it was afterwards
     os.close(master)
