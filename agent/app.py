@@ -54,10 +54,13 @@ def api_key_from_env() -> str | None:
     return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
 
 
+def uses_vertex() -> bool:
+    return os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true", "yes")
+
+
 def make_client() -> genai.Client:
     """A client configured entirely from the SDK's own environment variables."""
-    vertex = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true", "yes")
-    if not vertex and not api_key_from_env():
+    if not uses_vertex() and not api_key_from_env():
         raise UserError(
             "no API key: set GOOGLE_API_KEY (or GEMINI_API_KEY) to a Gemini API key, "
             "or set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION"
@@ -244,7 +247,8 @@ class Agent:
 
         policy.check(entry.policy for entry in catalog)  # what the model cannot do: exit 2, server and tool named
         self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics)
-        self.router = Router(catalog, respond=self._respond, observer=self.tool_activity)
+        # Partial answers (will_continue) are "not supported in Vertex AI": there progress is only shown.
+        self.router = Router(catalog, respond=self._respond, observer=self.tool_activity, partial_results=not uses_vertex())
         await tg.start(self.router.run)
         self.conversation.tools = self.router
         declarations = catalog.function_declarations()

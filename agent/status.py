@@ -38,6 +38,9 @@ class StatusText:
         if running:
             oldest = now - min(self._started.values())
             parts.append("⚙ running " + ", ".join(sorted(set(running.values()))) + (f" {oldest:.0f} s" if oldest >= 1 else ""))
+            progress = getattr(agent.tool_activity, "progress", {})
+            if progress:  # the newest report of any running call
+                parts.append(list(progress.values())[-1])
         elif ptt is not None and ptt.talking:
             parts.append(f"🎙 talking ({ptt.label} to send)")
         elif mic is not None and mic.speaking:

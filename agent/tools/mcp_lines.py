@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from agent.tools.json_trim import JsonTrimmer, trim_json
 from agent.tools.printable import printable
+from agent.tools.progress import is_ours
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ FAST_LINE = 1024 * 1024  # bytes; longer stdout lines are trimmed while they are
 STDERR_LINE = 2000  # bytes of one stderr line kept
 LOG_BURST = 200  # server log notifications logged at once; then LOG_RATE per second
 LOG_RATE = 20.0
+PROGRESS_GAP = 0.1  # seconds: progress for one of our calls passes at most this often (the router shows one per 2 s)
+PROGRESS_BURST = 100  # progress notifications of ours passed at once, all calls together; then PROGRESS_RATE per second
+PROGRESS_RATE = 50.0
 
 
 class _Lines:
@@ -138,22 +142,26 @@ def to_message(value: Any) -> SessionMessage | None:
 class ServerNotifications:
     """Consumes the notifications the client never uses, before they cost a session task each.
 
-    Progress: we never send a progressToken, so progress notifications answer nothing of ours.
+    Progress: only that of our own calls (a token of ours, see agent/tools/progress.py) goes on to
+    the session, at most one per PROGRESS_GAP per token and PROGRESS_RATE per second in all.
     Log messages: logged at debug level, at most LOG_BURST at once and LOG_RATE per second after.
     """
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.dropped = 0
-        self._tokens = float(LOG_BURST)
-        self._refilled = anyio.current_time()
+        self._log = _Bucket(LOG_BURST, LOG_RATE)
+        self._progress = _Bucket(PROGRESS_BURST, PROGRESS_RATE)
+        self._last_progress: dict[str, float] = {}  # token -> when its last report went on
 
     def consume(self, value: dict[str, Any]) -> bool:
         """True when this message was handled here (the session must not see it)."""
         method = value.get("method")
         if "id" in value or method not in ("notifications/progress", "notifications/message"):
             return False
-        if method == "notifications/message" and logger.isEnabledFor(logging.DEBUG) and self._take_token():
+        if method == "notifications/progress" and self._ours(value.get("params")):
+            return False
+        if method == "notifications/message" and logger.isEnabledFor(logging.DEBUG) and self._log.take(anyio.current_time()):
             params = value.get("params")
             params = params if isinstance(params, dict) else {}
             data = params.get("data")
@@ -163,10 +171,30 @@ class ServerNotifications:
             self.dropped += 1
         return True
 
-    def _take_token(self) -> bool:
+    def _ours(self, params: Any) -> bool:
+        """Progress for a call we made, not too often: the session may see it."""
+        token = params.get("progressToken") if isinstance(params, dict) else None
+        if not is_ours(token):
+            return False
         now = anyio.current_time()
-        self._tokens = min(float(LOG_BURST), self._tokens + (now - self._refilled) * LOG_RATE)
-        self._refilled = now
+        if now - self._last_progress.get(token, -PROGRESS_GAP) < PROGRESS_GAP or not self._progress.take(now):
+            return False
+        if len(self._last_progress) > 1024:  # tokens of finished calls (or invented ones) are forgotten
+            self._last_progress.clear()
+        self._last_progress[token] = now
+        return True
+
+
+class _Bucket:
+    """A token bucket: `burst` at once, then `rate` per second."""
+
+    def __init__(self, burst: float, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self._tokens, self._at = burst, anyio.current_time()
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
         if self._tokens < 1:
             return False
         self._tokens -= 1

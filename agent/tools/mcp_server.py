@@ -30,6 +30,7 @@ import anyio.abc
 import mcp_types as types
 from mcp import ClientSession
 from mcp.client._transport import TransportStreams
+from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND
@@ -42,6 +43,7 @@ from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
 from agent.tools.mcp_transports import WatchedReadStream, open_remote
 from agent.tools.oauth import AUTHORIZE_TIMEOUT
+from agent.tools.progress import request_options
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +71,10 @@ class _Connection:
     process: ServerProcess | None
     headers: dict[str, str] = field(default_factory=dict)
 
-    async def request(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
-        return await self.dispatcher.send_raw_request(method, params, {"headers": self.headers})
+    async def request(self, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None) -> dict[str, Any]:
+        options: CallOptions = {"headers": self.headers}
+        options.update(opts or {})
+        return await self.dispatcher.send_raw_request(method, params, options)
 
 
 class McpServer:
@@ -278,7 +282,8 @@ class McpServer:
         if isinstance(conn, str):
             return {"error": conn}
         try:
-            raw = await conn.request("tools/call", {"name": tool, "arguments": arguments or {}})
+            # Every call carries a progress token; the progress reaches the router (agent/tools/progress.py).
+            raw = await conn.request("tools/call", {"name": tool, "arguments": arguments or {}}, request_options())
         except MCPError as e:
             if e.code == CONNECTION_CLOSED or conn.lost.is_set():
                 with anyio.move_on_after(1.0):  # let the owning task reap the process, for its exit code

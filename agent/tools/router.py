@@ -26,11 +26,13 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..events import FunctionCall, FunctionResult
 from .catalog import Catalog, ToolEntry
+from .progress import CallProgress, Progress, reporting
 from .validation import ArgumentValidator
 
 logger = logging.getLogger(__name__)
 
 OK, ERROR, TIMEOUT, CANCELLED = "ok", "error", "timeout", "cancelled"
+SILENT = "SILENT"  # a progress report: taken into the context without a reply
 _REMEMBERED_IDS = 10_000  # answered ids kept to drop re-deliveries; old ones age out
 _REMEMBERED_ANSWERS = 256  # answers kept to answer a re-delivery (each at most ~32k characters)
 ALREADY_HANDLED = "this call was already handled (cancelled, or answered too long ago to repeat the answer); it was not run again"
@@ -61,8 +63,11 @@ Respond = Callable[[list[FunctionResult]], Awaitable[None]]
 class Router:
     """Runs function calls concurrently; each id runs once and gets its answer (again, if delivered again)."""
 
-    def __init__(self, catalog: Catalog, *, respond: Respond, observer: RouterObserver | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, *, respond: Respond, observer: RouterObserver | None = None, partial_results: bool = True,
+    ) -> None:
         self._catalog = catalog
+        self._partial_results = partial_results  # progress of a non-blocking call goes to the model (not on Vertex AI)
         self._respond = respond
         self._observer = observer
         self._validator = ArgumentValidator()
@@ -158,7 +163,7 @@ class Router:
     def _queue(self, result: FunctionResult) -> None:
         """Hand an answer to the sender, and keep it to answer a re-delivery of its id."""
         assert self._send is not None
-        if result.id:
+        if result.id and result.final:  # a progress report is not the answer to repeat
             self._answers[result.id] = result
             self._answers.move_to_end(result.id)
             if len(self._answers) > _REMEMBERED_ANSWERS:
@@ -173,13 +178,16 @@ class Router:
         started = time.perf_counter()
         response: dict[str, Any] | None = None
         outcome = CANCELLED
+        pump = anyio.CancelScope()
+        progress = CallProgress(on_first=lambda: self._start_pump(call, entry, progress, pump))
         try:
-            with scope:
+            with scope, reporting(progress):
                 response, outcome = await self._execute(call, entry)
         except Exception as exc:  # loop top: a bug here must still answer the call
             logger.exception("routing %s (%s) failed", call.id, call.name)
             response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
         finally:
+            pump.cancel()  # no progress report after the answer
             self._scopes.pop(key, None)
             if response is not None and not scope.cancel_called and self._send is not None:
                 self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
@@ -225,6 +233,22 @@ class Router:
                     self._pending -= len(batch)
                     self._check_idle()
 
+    def _start_pump(self, call: FunctionCall, entry: ToolEntry | None, progress: CallProgress, pump: anyio.CancelScope) -> None:
+        """The call reported progress: from now on hand on the latest, at most once per interval."""
+        partial = self._partial_results and entry is not None and entry.policy.non_blocking
+
+        def emit(report: Progress) -> None:
+            self._notify("call_progress", call, entry, report)
+            if partial:  # the model hears it without answering; the call stays in flight
+                self._queue(FunctionResult(call.id, call.name, report.response(), scheduling=SILENT, will_continue=True))
+
+        async def run() -> None:
+            with pump:
+                await progress.pump(emit)
+
+        if self._tg is not None and not pump.cancel_called:
+            self._tg.start_soon(run, name=f"progress of {call.id}")
+
     def _remember(self, call_id: str) -> None:
         self._seen.add(call_id)
         self._seen_order.append(call_id)
@@ -242,8 +266,11 @@ class Router:
     def _notify(self, method: str, *args: Any) -> None:
         if self._observer is None:
             return
+        handler = getattr(self._observer, method, None)  # call_progress is optional
+        if handler is None:
+            return
         try:
-            getattr(self._observer, method)(*args)
+            handler(*args)
         except Exception:  # an observer must never break routing
             logger.exception("router observer %s failed", method)
 

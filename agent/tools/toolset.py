@@ -99,14 +99,25 @@ class ToolActivity:
         self.console, self.recorder, self.metrics = console, recorder, metrics
         self.on_change = on_change or (lambda: None)
         self.running: dict[str, str] = {}
+        self.progress: dict[str, str] = {}  # call id -> its latest progress, for the status
 
     def call_started(self, call: FunctionCall, entry: Any) -> None:
         self.running[call.id] = call.name
         self.console.info(f"⚙ {_shown(call.name, 80)}({_shown(_short_args(call.args))})")
         self.on_change()
 
+    def call_progress(self, call: FunctionCall, entry: Any, progress: Any) -> None:
+        """A running call reported progress (at most once per 2 s): a line, the status, the record."""
+        text = _shown(progress.text())
+        self.progress[call.id] = text
+        self.console.info(f"  … {_shown(call.name, 80)} {text}")
+        if self.recorder.enabled:
+            self.recorder.event("tool_progress", id=call.id, name=call.name, **progress.response())
+        self.on_change()
+
     def call_finished(self, report: CallReport) -> None:
         self.running.pop(report.call.id, None)
+        self.progress.pop(report.call.id, None)
         ms = report.duration * 1000
         response = report.response or {}
         name = _shown(report.call.name, 80)

@@ -12,11 +12,15 @@ tests/fakes/stdio_server.py). Flavours:
   numbers, boolean additionalProperties, an empty schema
 - paginated: PAGINATED_TOOLS tools served PAGE_SIZE per tools/list page
 - notype: every tool's inputSchema is only {"$schema": ...} on the wire, as zod 4 servers send
+- people: tools that need a person or take long (issue 10): count (progress), progress_flood,
+  delete_note (destructiveHint), book (a form elicitation), sign_in (a URL elicitation),
+  screenshot (an image), nothing (no content at all), pick_colour (an enum argument)
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -32,7 +36,7 @@ from mcp.server.mcpserver import Audio, Context, Image, MCPServer
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, Field
 
-FLAVOURS = ("basic", "weird", "paginated", "notype")
+FLAVOURS = ("basic", "weird", "paginated", "notype", "people")
 PAGINATED_TOOLS = 25
 PAGE_SIZE = 10
 BIG_CHARS = 200_000
@@ -248,12 +252,75 @@ def notype_server() -> MCPServer:
     return server
 
 
+class Booking(BaseModel):
+    name: str = Field(description="Who the table is for")
+    guests: int = Field(default=2, description="How many people")
+    window: bool = Field(default=False, description="A table by the window")
+
+
+def people_server() -> MCPServer:
+    server = MCPServer("people")
+
+    @server.tool()
+    async def count(ctx: Context, steps: int = 6, every: float = 0.5) -> str:
+        """Count slowly, reporting progress at each step."""
+        for i in range(1, steps + 1):
+            await anyio.sleep(every)
+            await ctx.report_progress(i, steps, f"step {i} of {steps}")
+        return f"counted to {steps}"
+
+    @server.tool()
+    async def progress_flood(ctx: Context, count: int = 5000) -> str:
+        """Send `count` progress notifications as fast as possible, then answer."""
+        for i in range(count):
+            await ctx.report_progress(i + 1, count)
+        return "flooded"
+
+    @server.tool(annotations=types.ToolAnnotations(destructive_hint=True))
+    def delete_note(title: str, marker: str = "") -> str:
+        """Delete a note for ever (appends 'deleted TITLE' to the marker file)."""
+        _mark(marker, f"deleted {title}")
+        return f"deleted {title}"
+
+    @server.tool()
+    async def book(ctx: Context, marker: str = "") -> str:
+        """Book a table: asks the person for the details (a form)."""
+        result = await ctx.elicit("Booking details, please", schema=Booking)
+        data = result.data.model_dump() if result.action == "accept" else None
+        _mark(marker, f"{result.action} {json.dumps(data, sort_keys=True)}")
+        return f"{result.action}: {json.dumps(data, sort_keys=True)}"
+
+    @server.tool()
+    async def sign_in(ctx: Context, url: str = "https://example.com/sign-in") -> str:
+        """Ask the person to sign in on a web page (a URL elicitation)."""
+        result = await ctx.elicit_url("Sign in to continue", url, "sign-in-1")
+        return f"{result.action}"
+
+    @server.tool()
+    def screenshot() -> types.CallToolResult:
+        """A picture of the screen, with a caption."""
+        return types.CallToolResult(content=[types.TextContent(type="text", text="the screen"), Image(data=PNG, format="png").to_image_content()])
+
+    @server.tool()
+    def nothing() -> types.CallToolResult:
+        """Succeed with no content at all."""
+        return types.CallToolResult(content=[])
+
+    @server.tool()
+    def pick_colour(colour: Literal["red", "green", "blue"]) -> str:
+        """Pick one of three colours."""
+        return colour
+
+    return server
+
+
 def build_server(flavour: str) -> MCPServer | Server[Any]:
     builders: dict[str, Callable[[], MCPServer | Server[Any]]] = {
         "basic": basic_server,
         "weird": weird_server,
         "paginated": paginated_server,
         "notype": notype_server,
+        "people": people_server,
     }
     return builders[flavour]()
 
