@@ -89,3 +89,11 @@ def test_numbers_literals_and_escapes_pass_through() -> None:
     assert json.loads(trim_json(text)) == value
     nan = b'{"x": NaN, "y": -Infinity}'
     assert math.isnan(json.loads(trim_json(nan))["x"])
+
+
+def test_a_character_split_between_pieces_is_not_kept_in_part() -> None:
+    """The cut falls right after the first byte of a two-byte character that arrives in two pieces."""
+    trimmer = JsonTrimmer(max_string=1)
+    trimmer.feed(b'["\xc2')  # the first byte of U+0080 ...
+    trimmer.feed(b'\x80"]')  # ... and the second
+    assert json.loads(trimmer.result()) == ["… [cut: 2 bytes in all]"]

@@ -168,7 +168,21 @@ class JsonTrimmer:
             end -= 1
         if end > i:
             self._emit(data[i:end])
+        else:
+            self._drop_partial_character()
         self._room, self._string_cut, self.cut = 0, True, True
+
+    def _drop_partial_character(self) -> None:
+        """A character split between two fed pieces may have been kept in part: drop that part."""
+        last = self._out[-1] if self._out else b""
+        tail = 0  # continuation bytes at the end
+        while tail < min(3, len(last) - 1) and (last[-1 - tail] & 0xC0) == 0x80:
+            tail += 1
+        lead = last[-1 - tail] if len(last) > tail else 0
+        need = 2 if lead & 0xE0 == 0xC0 else 3 if lead & 0xF0 == 0xE0 else 4 if lead & 0xF8 == 0xF0 else 1
+        if need > tail + 1:
+            self._out[-1] = last[: len(last) - tail - 1]
+            self._kept -= tail + 1
 
     # ---- skipping a value (or the rest of a container) ----------------------------------
 
