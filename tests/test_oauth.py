@@ -125,7 +125,8 @@ async def test_without_a_person_or_an_oauth_table_it_says_how_to_sign_in(protect
 
 @pytest.mark.anyio
 async def test_an_expired_token_is_refreshed_without_a_browser(tmp_path: Path, state_home: Path) -> None:
-    for protected in serve_protected(tmp_path, token_lifetime=1):
+    # Long enough that start-up on a loaded machine ends well before it, short enough to wait out.
+    for protected in serve_protected(tmp_path, token_lifetime=5):
         cfg = McpServerConfig(name="short", url=protected.url, oauth={})
         async with running(McpServer(cfg)) as server:
             assert server.state == "ready", server.error
