@@ -308,7 +308,8 @@ class WsEcho:
         # The SDK calls connect(uri, additional_headers=..., ssl=...): the same websockets defaults.
         self.ws = await connect(url, ssl=ctx, additional_headers={"x-goog-api-key": self.env["GOOGLE_API_KEY"]})
         self.deflate = any("Deflate" in type(x).__name__ for x in self.ws.protocol.extensions)
-        await self.ws.send(json.dumps({"setup": {"model": "models/bench"}}))
+        # A test-* model: the fake accepts any setup for it, as this bare client sends the minimal one.
+        await self.ws.send(json.dumps({"setup": {"model": "models/test-bench"}}))
         first = json.loads(await self.ws.recv())
         if "setupComplete" not in first:
             raise RuntimeError(f"no setupComplete: {first}")
