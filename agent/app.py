@@ -204,6 +204,21 @@ class Agent:
             case _:
                 self.conversation.on_event(event)
 
+    def _tools_changed(self, change: Any) -> None:
+        """A server's tools changed (list_changed, a restart, a late start): shown, recorded, and
+        sent to the model at the next interaction boundary when the declarations changed."""
+        self.console.info(change.text())
+        self.recorder.event("tools_changed", **change.record())
+        self.declared_tools = len(self.catalog.function_declarations()) if self.catalog is not None else 0
+        if change.declarations_changed and self.session is not None:
+            self.session.tools_changed()
+
+    def _tools_promoted(self, added: list[str], left: list[str]) -> None:
+        """Tools the model ran through call_tool become declarations (contextUpdate models)."""
+        self.recorder.event("tools_promoted", added=added, left=left)
+        if self.session is not None:
+            self.session.tools_changed()
+
     def _on_push_to_talk(self, talking: bool) -> None:
         """The key, pressed over the model's voice, fades it out at once (its `interrupted` follows)."""
         if talking and self.speaker is not None and self.speaker.playing:
@@ -241,7 +256,9 @@ class Agent:
         from agent.tools.router import Router
         from agent.tools.toolset import ToolActivity, ToolSet
 
-        toolset = self.toolset = ToolSet(config)
+        toolset = self.toolset = ToolSet(config, startup_wait=config.startup_wait)
+        toolset.updates.on_change = self._tools_changed
+        toolset.surface.on_promoted = self._tools_promoted
         catalog = self.catalog = await tg.start(toolset.run)  # a server that failed is reported once, by the hub
         from agent.tools import policy
 
@@ -253,8 +270,7 @@ class Agent:
         self.conversation.tools = self.router
         declarations = catalog.function_declarations()
         self.declared_tools = len(declarations)
-        blocking = {d.name for d in declarations if d.behavior == types.Behavior.BLOCKING}
-        self.conversation.is_blocking = blocking.__contains__
+        self.conversation.is_blocking = functools.partial(_is_blocking, catalog)  # read per call: the tools may change
         video = self.screen is not None
 
         if config.play_audio:
@@ -362,6 +378,11 @@ class Agent:
         if self.screen is not None:
             s = self.screen.stats
             m.frames_sent, m.frames_skipped, m.frames_dropped = s.frames_sent, s.frames_skipped, s.frames_dropped
+
+
+def _is_blocking(catalog: Any, name: str) -> bool:
+    entry = catalog.get(name)
+    return entry is not None and entry.declaration.behavior == types.Behavior.BLOCKING
 
 
 async def _close_at_exit(resource: Any) -> None:

@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--reply-timeout", metavar="SECONDS", type=float, default=S,
         help="report a stall when the model owes an answer and is silent this long; a headless run then exits 1 (default 45)",
     )
+    g.add_argument(
+        "--startup-wait", metavar="SECONDS", type=float, default=S,
+        help="start the session after at most this long even if MCP servers are still starting; their tools join when ready (default 5)",
+    )
     return p
 
 

@@ -1,14 +1,17 @@
 """MCP servers as tool backends: the hub that starts them all (see mcp_server for one server).
 
 `McpHub.run` starts every enabled server concurrently, each within its own startup_timeout,
-reports started once each is up or has failed, and serves until cancelled; cancelling it shuts
-every server down at once. A server that fails to start is logged with its reason and left out,
-unless it is `required`: then start-up fails with McpStartupError naming it.
+reports started once each is up or has failed (or, with `startup_wait`, once that many seconds
+have passed: servers still starting then are "late" and join when ready, through their
+`on_tools_listed`; `required` servers are always waited for), and serves until cancelled;
+cancelling it shuts every server down at once. A server that fails to start is logged with its
+reason and left out, unless it is `required`: then start-up fails with McpStartupError naming it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 import anyio
@@ -41,9 +44,16 @@ class McpHub:
         servers: list[McpServerConfig],
         *,
         transports: Mapping[str, TransportFactory] | None = None,
+        startup_wait: float | None = None,
     ) -> None:
         transports = transports or {}
         self.servers = [McpServer(cfg, transport=transports.get(cfg.name)) for cfg in servers if cfg.enabled]
+        self.startup_wait = startup_wait  # None: wait for every server
+
+    @property
+    def starting(self) -> list[McpServer]:
+        """Servers still starting (late ones, once the session has started without them)."""
+        return [s for s in self.servers if s.state in ("idle", "starting")]
 
     @property
     def ready(self) -> list[McpServer]:
@@ -64,10 +74,18 @@ class McpHub:
         async with anyio.create_task_group() as tg:
             for server in self.servers:
                 tg.start_soon(server.run, name=f"mcp:{server.name}")
+            with anyio.move_on_after(math.inf if self.startup_wait is None else self.startup_wait):
+                for server in self.servers:
+                    await server.wait_started()
             for server in self.servers:
-                await server.wait_started()
+                if server.cfg.required:
+                    await server.wait_started()
             for name, why in self.failures.items():
                 logger.warning("MCP server %s failed to start and is left out: %s", name, why)
+            for server in self.starting:
+                logger.warning("MCP server %s is still starting; the session starts without it and its tools join when it is ready",
+                               printable(server.name))
+                tg.start_soon(_report_late_failure, server)
             required_failures = {name: why for name, why in self.failures.items() if self.server(name).cfg.required}
             if required_failures:
                 tg.cancel_scope.cancel()
@@ -76,3 +94,10 @@ class McpHub:
                 await anyio.sleep_forever()
         if required_failures:
             raise McpStartupError(required_failures)
+
+
+async def _report_late_failure(server: McpServer) -> None:
+    """A late server that then failed: said once, as a failure at start is."""
+    await server.wait_started()
+    if server.state == "failed":
+        logger.warning("MCP server %s failed to start and is left out: %s", printable(server.name), printable(server.error or "failed"))

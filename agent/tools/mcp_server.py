@@ -103,6 +103,9 @@ class McpServer:
         self._changed = anyio.Event()
         self._started = anyio.Event()
         self._restart_wanted = anyio.Event()
+        self._list_changed = anyio.Event()  # the server sent notifications/tools/list_changed
+        # Called after every tools/list (first start, list_changed, restart, reconnect): the catalog re-reads `tools`.
+        self.on_tools_listed: Callable[[], None] = lambda: None
         self._restarts = 0
         self._lost_at = 0.0
         self._last_process: ServerProcess | None = None
@@ -154,7 +157,7 @@ class McpServer:
             self._restarts += 1
             logger.info("restarting MCP server %s (attempt %d)", self.name, self._restarts)
             try:
-                await self._connect_and_serve(lambda: None, list_tools=False)
+                await self._connect_and_serve(lambda: None, list_tools=True)  # a new version may list other tools
                 return True
             except _StartFailed as e:
                 logger.warning("MCP server %s failed to restart: %s", self.name, e)
@@ -215,8 +218,10 @@ class McpServer:
                         self._conn, ready = conn, True
                         self._set_state("ready")
                         logger.info("MCP server %s ready: %d tools", self.name, len(self.tools))
+                        if list_tools:
+                            self.on_tools_listed()
                         on_ready()
-                        await lost.wait()
+                        await self._serve(conn)
         except Exception as e:  # noqa: BLE001 - any failure to connect is reported as data
             if not ready:
                 raise _StartFailed(self._describe_failure(_leaf(e))) from None
@@ -253,6 +258,26 @@ class McpServer:
             return
         async with open_remote(cfg) as streams:
             yield streams, None
+
+    async def _serve(self, conn: _Connection) -> None:
+        """Until the connection is lost: list the tools again whenever the server says they changed."""
+        async with anyio.create_task_group() as tg:
+
+            async def relist() -> None:
+                while True:
+                    await self._list_changed.wait()
+                    self._list_changed = anyio.Event()
+                    try:
+                        self.tools = await self._list_tools(conn)
+                    except Exception as e:  # noqa: BLE001 - a failed re-list keeps the old tools; the connection may be going
+                        logger.warning("MCP server %s: listing its changed tools failed: %s", self.name, clean(_leaf(e)))
+                        continue
+                    logger.info("MCP server %s changed its tools: %d now", self.name, len(self.tools))
+                    self.on_tools_listed()
+
+            tg.start_soon(relist)
+            await conn.lost.wait()
+            tg.cancel_scope.cancel()
 
     async def _list_tools(self, conn: _Connection) -> list[DiscoveredTool]:
         raw_tools: list[Any] = []
@@ -337,6 +362,8 @@ class McpServer:
             logger.debug("MCP server %s transport error: %r", self.name, message)
         else:
             logger.debug("MCP server %s notification: %s", self.name, type(message).__name__)
+            if isinstance(message, types.ToolListChangedNotification):
+                self._list_changed.set()  # listed by _serve: no request may wait inside this handler
 
     def _exit_note(self) -> str:
         proc = self._last_process

@@ -173,8 +173,8 @@ class Router:
         self._send.send_nowait(result)
 
     async def _run_call(self, call: FunctionCall, key: str, scope: anyio.CancelScope) -> None:
-        entry = self._catalog.get(call.name)
-        self._notify("call_started", call, entry)
+        target, entry = self._catalog.resolve(call)  # call_tool(name, arguments) runs as a call of that tool
+        self._notify("call_started", target, entry)
         started = time.perf_counter()
         response: dict[str, Any] | None = None
         outcome = CANCELLED
@@ -182,7 +182,7 @@ class Router:
         progress = CallProgress(on_first=lambda: self._start_pump(call, entry, progress, pump))
         try:
             with scope, reporting(progress):
-                response, outcome = await self._execute(call, entry)
+                response, outcome = await self._execute(target, entry)
         except Exception as exc:  # loop top: a bug here must still answer the call
             logger.exception("routing %s (%s) failed", call.id, call.name)
             response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
@@ -193,7 +193,7 @@ class Router:
                 self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
             else:
                 response, outcome = None, CANCELLED
-            report = CallReport(call, entry, outcome, time.perf_counter() - started, response)
+            report = CallReport(target, entry, outcome, time.perf_counter() - started, response)
             self._notify("call_finished", report)
             self._check_idle()
 

@@ -19,6 +19,8 @@ from agent.tools.mcp import McpHub, McpStartupError
 from agent.tools.policy import SourceSettings, policy_for, profile_of
 from agent.tools.printable import printable
 from agent.tools.router import CallReport
+from agent.tools.surface import Budget, ToolSurface
+from agent.tools.updates import CatalogUpdates
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,20 @@ def mcp_source(server: Any, profile: ModelProfile | None = None) -> ToolSource:
 
 
 class ToolSet:
-    """Owns the MCP hub for the session's lifetime; `run` reports the catalog once built."""
+    """Owns the MCP hub for the session's lifetime; `run` reports the catalog (a ToolSurface) once
+    built, then keeps it up to date as servers' tools change (see agent/tools/updates.py).
 
-    def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None) -> None:
+    `startup_wait`: seconds to wait for servers that are still starting (None: all of them)."""
+
+    def __init__(self, config: Config, *, servers: list[McpServerConfig] | None = None, startup_wait: float | None = None) -> None:
         self.config = config
         self.profile = profile_of(config)  # decides how each tool runs (agent/tools/policy.py)
-        self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()))
+        self.hub = McpHub(servers if servers is not None else list(config.mcp_servers.values()), startup_wait=startup_wait)
+        self.surface = ToolSurface(Catalog((), (), ()), Budget.from_config(config))
+        self.updates = CatalogUpdates(self.surface, self.build)
+        self._locals: list[ToolSource] = []
+        for server in self.hub.servers:
+            server.on_tools_listed = self.updates.wanted
 
     @property
     def failures(self) -> dict[str, str]:
@@ -78,8 +88,15 @@ class ToolSet:
             except McpStartupError as e:  # the hub has said why, once: say what follows from it
                 names = ", ".join(printable(n) for n in e.failures)
                 raise UserError(f"cannot start without the required MCP server(s) {names} (required = true)") from None
-            task_status.started(build_catalog([*locals_, *(mcp_source(s, self.profile) for s in self.hub.ready)]))
-            await anyio.sleep_forever()
+            self._locals = locals_
+            self.surface.replace(self.build())
+            task_status.started(self.surface)
+            await self.updates.run()
+
+    def build(self) -> Catalog:
+        """The catalog of every source that is ready now."""
+        sources = [*self._locals, *(mcp_source(s, self.profile) for s in self.hub.ready)]
+        return build_catalog(sources, description_limit=self.config.max_description_chars)
 
 
 def _short_args(args: dict[str, Any], limit: int = 120) -> str:
