@@ -89,7 +89,8 @@ def assert_no_base64(result: Any) -> None:
 
 
 def test_result_formatting_edge_cases() -> None:
-    assert format_call_result({"content": []}) == {"output": ""}
+    assert format_call_result({"content": []}) == {"status": "no_results", "retryable": False}
+    assert format_call_result({"content": [{"type": "text", "text": ""}]}) == {"status": "no_results", "retryable": False}
     assert "malformed" in format_call_result(["not", "a", "dict"])["error"]
     assert format_call_result({"content": [], "isError": True}) == {
         "error": "the tool reported an error without a message"

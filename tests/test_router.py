@@ -202,7 +202,7 @@ async def test_an_id_whose_answer_aged_out_or_was_cancelled_gets_an_error_not_a_
         await responses.take(300)
         router.submit([FunctionCall("c0", "fast", {}), FunctionCall("gone", "slow", {}), FunctionCall("c299", "fast", {})])
         again = await responses.take(3, again=True)
-    assert again["c0"].response == again["gone"].response == {"error": ALREADY_HANDLED}
+    assert again["c0"].response == again["gone"].response == {"status": "error", "error": ALREADY_HANDLED, "retryable": False}
     assert again["c299"].response["output"]["n"] == 299  # a recent answer is still kept
     assert len(backend.calls) == 301
 
@@ -228,6 +228,7 @@ async def test_unknown_function_lists_known_names() -> None:
         result = (await responses.take(1))["u"]
     assert result.name == "nope"
     assert result.response["error"].startswith("unknown function 'nope'") and "slow" in result.response["error"]
+    assert result.response["status"] == "unknown_function" and result.response["retryable"] is False
 
 
 @pytest.mark.anyio
@@ -235,7 +236,10 @@ async def test_invalid_arguments_list_each_violation_with_its_path() -> None:
     backend, responses = GatedBackend(), Responses()
     async with running(make_catalog(backend), responses) as router:
         router.submit([FunctionCall("bad", "strict", {"mode": "3", "tags": ["a", 5], "extra": 1})])
-        error = (await responses.take(1))["bad"].response["error"]
+        response = (await responses.take(1))["bad"].response
+    error = response["error"]
+    assert response["status"] == "invalid_argument" and response["retryable"] is True
+    assert response["valid_options"] == [1, 2]  # `mode` had an enum: its values, as the tool's schema has them
     assert error.startswith("invalid arguments: ")
     assert "'path' is a required property" in error
     assert "/tags/1: 5 is not of type 'string'" in error
@@ -274,8 +278,8 @@ async def test_backend_error_passes_through_and_exceptions_become_errors() -> No
         backend.gate.set()
         router.submit([FunctionCall("f", "fail", {}), FunctionCall("x", "boom", {})])
         results = await responses.take(2)
-    assert results["f"].response == {"error": "the tool said no"}
-    assert results["x"].response == {"error": "ValueError: boom"}
+    assert results["f"].response == {"status": "error", "error": "the tool said no", "retryable": False}
+    assert results["x"].response == {"status": "error", "error": "ValueError: boom", "retryable": False}
     assert observer.outcome("f") == "error" and observer.outcome("x") == "error"
 
 
@@ -285,7 +289,7 @@ async def test_timeout_answers_with_an_error_and_cancels_the_backend() -> None:
     async with running(make_catalog(backend, timeout=0.05), responses, observer) as router:
         router.submit([FunctionCall("t", "slow", {"n": 7})])  # the gate never opens
         result = (await responses.take(1))["t"]
-    assert result.response == {"error": "slow timed out after 0.05 s"}
+    assert result.response == {"status": "timeout", "error": "slow timed out after 0.05 s", "retryable": True}
     assert ("cancelled", 7) in backend.events
     assert observer.outcome("t") == "timeout"
 

@@ -178,6 +178,9 @@ def test_faults_become_error_responses_and_the_session_goes_on(live, clean_env: 
     assert output(got["ok"]) == 3
     assert output(got["after"]) == "still alive"
     assert len(model.responses) == 7  # exactly one response per id
+    statuses = {k: (v.get("status"), v.get("retryable")) for k, v in got.items() if "error" in v}
+    assert statuses == {"unknown": ("unknown_function", False), "badargs": ("invalid_argument", True),
+                        "iserror": ("error", False), "raises": ("error", False), "timeout": ("timeout", True)}
 
 
 def test_duplicate_id_runs_once_and_cancelled_calls_get_no_response(live, clean_env: Path) -> None:
@@ -220,7 +223,7 @@ def test_server_killed_mid_call_answers_with_an_error_and_restarts(live, clean_e
     result = run_agent(*TEXT_ONLY, input="crash it\nand again\n")
     assert result.status == 0, result.stderr
     got = model.by_id()
-    assert "error" in got["boom"]["response"]
+    assert got["boom"]["response"]["status"] == "unavailable" and got["boom"]["response"]["retryable"] is True
     assert output(got["next"]["response"]) == "back again"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.tools.base import DiscoveredTool
 from agent.tools.json_trim import cut_size
+from agent.tools.results import no_results
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +165,8 @@ def format_call_result(raw: Any) -> dict[str, Any]:
     if others:
         parts["content"] = others
 
-    if not parts:
-        return {"output": ""}
+    if not parts:  # an empty answer reads as a failure to 3.8, which calls again: say it plainly
+        return no_results()
     if list(parts) == ["text"]:
         return {"output": parts["text"]}
     if list(parts) == ["structuredContent"]:

@@ -33,7 +33,7 @@ from mcp.client._transport import TransportStreams
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
-from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND
+from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND
 from pydantic import ValidationError
 
 from agent.config import McpServerConfig
@@ -44,6 +44,7 @@ from agent.tools.mcp_stdio import ServerProcess, stdio_transport
 from agent.tools.mcp_transports import WatchedReadStream, open_remote
 from agent.tools.oauth import AUTHORIZE_TIMEOUT
 from agent.tools.progress import request_options
+from agent.tools.results import ERROR, INVALID_ARGUMENT, UNAVAILABLE, failure, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -304,8 +305,8 @@ class McpServer:
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Run `tool` on the server: {"output": ...} or {"error": ...}; raises only when cancelled."""
         conn = await self._connection_for_call()
-        if isinstance(conn, str):
-            return {"error": conn}
+        if isinstance(conn, str):  # trying again helps only while it is being restarted or reconnected
+            return failure(UNAVAILABLE, conn, retryable=self.state not in ("failed", "idle", "stopped"))
         try:
             # Every call carries a progress token; the progress reaches the router (agent/tools/progress.py).
             raw = await conn.request("tools/call", {"name": tool, "arguments": arguments or {}}, request_options())
@@ -315,14 +316,15 @@ class McpServer:
                     while self.state == "ready":
                         await self._changed.wait()
                 if self.remote is not None:
-                    return {"error": f"MCP server {self.name!r} lost the connection while running {tool!r} "
-                            "(it may or may not have run); " + self.remote.unavailable(None)}
-                return {"error": f"MCP server {self.name!r} stopped while running {tool!r}{self._exit_note()}; "
-                        "it will be restarted on the next call"}
+                    return unavailable(f"MCP server {self.name!r} lost the connection while running {tool!r} "
+                                       "(it may or may not have run); " + self.remote.unavailable(None))
+                return unavailable(f"MCP server {self.name!r} stopped while running {tool!r}{self._exit_note()}; "
+                                   "it will be restarted on the next call")
             detail = f" ({e.data})" if e.data not in (None, "", {}) else ""
-            return {"error": f"MCP server {self.name!r} returned error {e.code}: {e.message}{detail}"}
+            status = INVALID_ARGUMENT if e.code == INVALID_PARAMS else ERROR
+            return failure(status, f"MCP server {self.name!r} returned error {e.code}: {e.message}{detail}")
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as e:
-            return {"error": f"MCP server {self.name!r} connection failed: {e!r}"}
+            return unavailable(f"MCP server {self.name!r} connection failed: {e!r}")
         except Exception as e:  # noqa: BLE001 - transports raise many kinds; a failed call is data
             logger.exception("tools/call %s on MCP server %s failed", tool, self.name)
             return {"error": f"calling {tool!r} on MCP server {self.name!r} failed: {type(e).__name__}: {e}"}

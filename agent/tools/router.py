@@ -27,6 +27,9 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..events import FunctionCall, FunctionResult
 from .catalog import Catalog, ToolEntry
 from .progress import CallProgress, Progress, reporting
+from .results import ERROR as FAILED
+from .results import INVALID_ARGUMENT, UNKNOWN_FUNCTION, completed, failure
+from .results import TIMEOUT as TIMED_OUT
 from .validation import ArgumentValidator
 
 logger = logging.getLogger(__name__)
@@ -136,7 +139,7 @@ class Router:
         """Answer a call that cannot run as it came (unreadable arguments) without running it."""
         if self._send is None:
             raise RuntimeError("Router.reject() before Router.run() started")
-        response = {"error": f"invalid arguments: {reason}"}
+        response = failure(INVALID_ARGUMENT, f"invalid arguments: {reason}")
         entry = self._catalog.get(call.name)
         self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
         self._notify("call_finished", CallReport(call, entry, ERROR, 0.0, response))
@@ -156,7 +159,7 @@ class Router:
             return True
         if call.id in self._seen:
             logger.warning("function call %s (%s) delivered again; %s", call.id, call.name, ALREADY_HANDLED)
-            self._queue(FunctionResult(call.id, call.name, {"error": ALREADY_HANDLED}))
+            self._queue(FunctionResult(call.id, call.name, failure(FAILED, ALREADY_HANDLED)))
             return True
         return False
 
@@ -185,7 +188,7 @@ class Router:
                 response, outcome = await self._execute(target, entry)
         except Exception as exc:  # loop top: a bug here must still answer the call
             logger.exception("routing %s (%s) failed", call.id, call.name)
-            response, outcome = {"error": f"internal error: {type(exc).__name__}: {exc}"}, ERROR
+            response, outcome = failure(FAILED, f"internal error: {type(exc).__name__}: {exc}"), ERROR
         finally:
             pump.cancel()  # no progress report after the answer
             self._scopes.pop(key, None)
@@ -200,20 +203,20 @@ class Router:
     async def _execute(self, call: FunctionCall, entry: ToolEntry | None) -> tuple[dict[str, Any], str]:
         if entry is None:
             known = ", ".join(self._catalog.names[:8]) or "none"
-            return {"error": f"unknown function {call.name!r}; known functions include: {known}"}, ERROR
+            return failure(UNKNOWN_FUNCTION, f"unknown function {call.name!r}; known functions include: {known}"), ERROR
         args = entry.schema.restore_args(call.args if isinstance(call.args, dict) else {})
         violations = await self._validator.check(entry.tool.input_schema, args)
         if violations:
-            return {"error": "invalid arguments: " + "; ".join(violations)}, ERROR
+            return failure(INVALID_ARGUMENT, "invalid arguments: " + "; ".join(violations), valid_options=_options(violations)), ERROR
         timeout = entry.timeout if entry.timeout and entry.timeout > 0 else math.inf
         try:
             with anyio.move_on_after(timeout) as deadline:
                 result = await entry.backend.call(entry.name, args)
         except Exception as exc:  # the backend should return {"error"}; this one raised
             logger.warning("tool %s/%s raised", entry.source, entry.name, exc_info=True)
-            return {"error": f"{type(exc).__name__}: {exc}"}, ERROR
+            return failure(FAILED, f"{type(exc).__name__}: {exc}"), ERROR
         if deadline.cancel_called:  # also when the backend swallowed the cancellation
-            return {"error": f"{call.name} timed out after {entry.timeout:g} s"}, TIMEOUT
+            return failure(TIMED_OUT, f"{call.name} timed out after {entry.timeout:g} s"), TIMEOUT
         return _normalise(result)
 
     async def _sender(self, ready: anyio.abc.ObjectReceiveStream[FunctionResult]) -> None:
@@ -280,11 +283,18 @@ def _scheduling(entry: ToolEntry | None) -> str | None:
     return entry.policy.final_scheduling() if entry is not None else None
 
 
+def _options(violations: list[str]) -> Any:
+    """`valid_options` for bad values that had an enum: its values, or by argument path when several did."""
+    found = {getattr(v, "path", ""): v.options for v in violations if getattr(v, "options", None)}  # type: ignore[attr-defined]
+    if len(found) > 1:
+        return found
+    return next(iter(found.values()), None)
+
+
 def _normalise(result: Any) -> tuple[dict[str, Any], str]:
-    """The backend's answer in the API's convention: {"output": ...} or {"error": "..."}."""
+    """The backend's answer as the model gets it: {"output": ...}, a status payload, or a failure (see results.py)."""
     if isinstance(result, dict) and "error" in result:
-        error = result["error"]
-        return {"error": error if isinstance(error, str) else str(error)}, ERROR
-    if isinstance(result, dict) and "output" in result:
+        return completed(result), ERROR
+    if isinstance(result, dict) and ("output" in result or "status" in result):
         return result, OK
     return {"output": result}, OK

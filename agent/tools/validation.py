@@ -131,7 +131,7 @@ class ArgumentValidator:
             self._cache[id(checker.schema)] = _Checker(checker.schema, None, False)
             return []
         errors.sort(key=lambda e: [str(p) for p in e.absolute_path])
-        out = [_describe(e) for e in errors[:MAX_VIOLATIONS]]
+        out: list[str] = [_describe(e) for e in errors[:MAX_VIOLATIONS]]
         if len(errors) > MAX_VIOLATIONS:
             out.append(f"and {len(errors) - MAX_VIOLATIONS} more")
         return out
@@ -184,9 +184,20 @@ def _is_regex(instance: object) -> bool:
     return not isinstance(instance, str) or regex(instance)[0] is not None
 
 
-def _describe(error: exceptions.ValidationError) -> str:
+class Violation(str):
+    """One problem with the arguments, as text; `options` when the bad value had an enum."""
+
+    path: str = ""
+    options: list[Any] | None = None
+
+
+def _describe(error: exceptions.ValidationError) -> Violation:
     path = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else "(root)"
     message = error.message
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"
-    return f"{path}: {message}"
+    found = Violation(f"{path}: {message}")
+    found.path = path
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        found.options = list(error.validator_value)  # the values that would have fitted: the model picks one
+    return found
