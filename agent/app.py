@@ -94,6 +94,7 @@ class Agent:
         self.router: Any = None
         self.speaker: Any = None
         self.mic: Any = None
+        self.echo_canceller: Any = None
         self.screen: Any = None
         self.audio_queue: Any = None
         self.tool_activity: Any = None
@@ -121,6 +122,10 @@ class Agent:
             from agent.media.devices import resolve_device
 
             found["output_device"] = resolve_device(config.output_device, "output")
+        if config.echo_cancellation and config.play_audio and config.audio_input and not config.input_audio and not config.half_duplex:
+            from agent.media.aec import EchoCanceller
+
+            found["echo_canceller"] = EchoCanceller()  # the speaker is heard by the mic: take it out
         if config.screen_capture_fps > 0:
             from agent.media.screen import ScreenCapture
 
@@ -218,6 +223,22 @@ class Agent:
         self.recorder.event("tools_promoted", added=added, left=left)
         if self.session is not None:
             self.session.tools_changed()
+
+    def _voice_activity(self) -> Any:
+        """The mic's voice activity detector: the status shows it; over the model it barges in."""
+        from agent.media.vad import VoiceActivity
+
+        vad = VoiceActivity()
+        if self.config.local_barge_in and self.speaker is not None and self.ptt is None and not self.config.half_duplex:
+            vad.on_start(self._on_user_speech)
+        return vad
+
+    def _on_user_speech(self) -> None:
+        """The person started talking over the model (mic thread): fade it out now, not when
+        the server's `interrupted` arrives; not while the echo canceller may still be warming up."""
+        speaker, aec = self.speaker, self.echo_canceller
+        if speaker is not None and speaker.playing and not (aec is not None and aec.warming_up()):
+            speaker.barge_in()
 
     def _on_push_to_talk(self, talking: bool) -> None:
         """The key, pressed over the model's voice, fades it out at once (its `interrupted` follows)."""
@@ -334,13 +355,17 @@ class Agent:
             from agent.media.mic import Mic
 
             speaker = self.speaker
+            self.echo_canceller = found.get("echo_canceller") if speaker is not None else None
+            if self.echo_canceller is not None:
+                speaker.tap = self.echo_canceller.played  # the reference: what the speaker really played
             muted = (lambda: speaker.playing) if (config.half_duplex and speaker is not None) else None
             if self.ptt is not None:  # silent unless the key says talk (and, half-duplex, the model is quiet)
                 ptt, half = self.ptt, muted
                 muted = (lambda: ptt.muted() or half()) if half is not None else ptt.muted
             self.mic = Mic(
                 self.audio_queue, device=found.get("input_device"), block_ms=config.audio_block_ms, muted=muted,
-                activity_markers=self.ptt is not None,
+                activity_markers=self.ptt is not None, echo_canceller=self.echo_canceller,
+                voice_activity=self._voice_activity(),
             )
             self.inputs.open("mic")  # a live mic never closes: the agent runs until Ctrl-C
             await tg.start(self.mic.run)

@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--echo-cancellation", action=B, default=S,
         help="take the speaker's sound out of the mic, with noise suppression and a high-pass filter (default on while the speaker plays)",
     )
+    g.add_argument(
+        "--local-barge-in", action=B, default=S,
+        help="when you speak over the model, fade it out at once instead of waiting for the server (default on)",
+    )
     g.add_argument("--input-audio", metavar="FILE.wav", default=S, help="stream a WAV file instead of the microphone, then finish")
     g.add_argument("--output-audio", metavar="FILE.wav", default=S, help="record the model's audio to a WAV file (24 kHz mono)")
 
