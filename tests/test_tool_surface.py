@@ -11,6 +11,7 @@ import pytest
 from agent.events import FunctionCall, FunctionResult
 from agent.tools.base import DiscoveredTool
 from agent.tools.catalog import ToolSource, build_catalog
+from agent.tools.listing import format_table
 from agent.tools.meta import CALL_TOOL, FIND_TOOLS
 from agent.tools.router import Router
 from agent.tools.search import ToolIndex, stem, tokens
@@ -150,3 +151,14 @@ def test_a_catalog_update_keeps_the_object_and_drops_what_left() -> None:
     held = surface
     surface.replace(build_catalog([ToolSource("forge", many_tools()[:3], Recorder())]))
     assert held is surface and not surface.overflow and surface.names == ["forge__create_issue", "forge__list_issue", "forge__get_issue"]
+
+
+def test_gemini_live_tools_shows_what_is_declared_and_what_find_tools_reaches() -> None:
+    surface = surface_of(many_tools(), budget=Budget(max_tools=8, pins=["forge__list_issue"]))
+    lines = format_table(surface, {"down": "gone"}, set()).splitlines()
+    assert lines[0].split() == ["SERVER", "TOOL", "DECLARED", "AS", "REACHED", "STATUS"]
+    assert next(ln for ln in lines if "forge__list_issue " in ln).split()[3] == PINNED
+    assert next(ln for ln in lines if "forge__delete_issue " in ln).split()[3] == FOUND
+    assert lines[-1].startswith("60 tools: 1 declared directly, 59 reached through find_tools + call_tool (3 declarations")
+    plain = format_table(surface_of(many_tools()[:2], budget=Budget()), {}, set()).splitlines()
+    assert "REACHED" not in plain[0] and plain[-1] == "2 tools declared"

@@ -11,6 +11,7 @@ from agent.config import Config
 from agent.tools.catalog import Catalog
 from agent.tools.policy import check as check_policies
 from agent.tools.printable import printable
+from agent.tools.surface import ToolSurface
 from agent.tools.toolset import ToolSet
 
 # What a JSON dump with ensure_ascii=False leaves raw that a terminal acts on: DEL, C1, bidi controls.
@@ -19,19 +20,35 @@ MAX_CELL = 200  # characters of a tool name shown in the table
 
 
 def format_table(catalog: Catalog, failures: dict[str, str], required: set[str]) -> str:
-    """The `gemini-live tools` table; everything a server supplied is made printable."""
-    rows = [("SERVER", "TOOL", "DECLARED AS", "STATUS")]
+    """The `gemini-live tools` table; everything a server supplied is made printable. Past the
+    declaration budget a REACHED column says which tools are declared (pinned, promoted) and
+    which the model reaches through find_tools."""
+    surface = catalog if isinstance(catalog, ToolSurface) and catalog.overflow else None
+    rows = [("SERVER", "TOOL", "DECLARED AS", *(("REACHED",) if surface else ()), "STATUS")]
     for r in catalog.rows:
         status = r.status if not r.detail else f"{r.status}: {r.detail}"
-        rows.append((_cell(r.server), _cell(r.tool), r.declared_name or "-", printable(status, one_line=True)))
+        reached = (surface.reach(r.declared_name) or "-",) if surface else ()
+        rows.append((_cell(r.server), _cell(r.tool), r.declared_name or "-", *reached, printable(status, one_line=True)))
     for name, why in sorted(failures.items()):
         label = "failed to start (required)" if name in required else "failed to start"
-        rows.append((_cell(name), "*", "-", f"left out: {label}: {printable(why)}"))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip() for row in rows]
+        rows.append((_cell(name), "*", "-", *(("-",) if surface else ()), f"left out: {label}: {printable(why)}"))
+    last = len(rows[0]) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(last)]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < last else cell for i, cell in enumerate(row)).rstrip() for row in rows]
     lines += [f"note: {printable(n, one_line=True)}" for n in catalog.notes]
-    lines.append(f"{len(catalog)} tools declared")
+    lines.append(summary(catalog))
     return "\n".join(lines)
+
+
+def summary(catalog: Catalog) -> str:
+    """`N tools declared`, or past the budget how many are declared and how many found."""
+    if not (isinstance(catalog, ToolSurface) and catalog.overflow):
+        return f"{len(catalog)} tools declared"
+    direct = catalog.declared_count - 2
+    cut = f"; pinned but over the budget: {len(catalog.over_budget_pins)}" if catalog.over_budget_pins else ""
+    return (f"{len(catalog)} tools: {direct} declared directly, {len(catalog) - direct} reached through find_tools + call_tool "
+            f"({catalog.declared_count} declarations, {catalog.setup_bytes() / 1024:.1f} KB; max_declared_tools "
+            f"{catalog.budget.max_tools}, max_declarations_kb {catalog.budget.max_bytes / 1024:g}){cut}")
 
 
 async def list_tools(config: Config, as_json: bool) -> int:
