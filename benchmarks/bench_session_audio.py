@@ -497,7 +497,8 @@ async def run_agent(opts: argparse.Namespace, pids: tuple[int | None, int | None
                     result: AgentResult, errors: list[str]) -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - real file writes, as a console costs
     stdin = HeldStdin()
-    config = Config(search=False, audio_input=True, audio_output=True)
+    # Echo cancellation off: the bare loop it is compared with has none (bench_echo.py measures it).
+    config = Config(search=False, audio_input=True, audio_output=True, echo_cancellation=False, local_barge_in=False)
     agent = Agent(config, stdin=stdin, console=Console(devnull, devnull))
     probe = result.probe = Probe(agent)
     u = result.usage
