@@ -398,6 +398,7 @@ class Agent:
             m.input_dropped_during_calls = self.session.input_dropped
         if self.speaker is not None:
             m.audio_underruns = self.speaker.stats.underruns
+            m.local_barge_ins = self.speaker.stats.barge_ins
         if self.audio_queue is not None:
             m.audio_dropped = self.audio_queue.dropped
         if self.screen is not None:

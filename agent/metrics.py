@@ -32,6 +32,7 @@ class Metrics:
     frames_dropped: int = 0
     skipped_messages: int = 0
     input_dropped_during_calls: int = 0  # mic/video frames held back while a synchronous call ran
+    local_barge_ins: int = 0  # the person spoke over the model (or pressed the key) and playback faded
     _speech_ended_at: float | None = None
 
     def tool_finished(self, source: str, seconds: float, ok: bool) -> None:
@@ -72,6 +73,7 @@ class Metrics:
             "video_frames_dropped": self.frames_dropped,
             "skipped_messages": self.skipped_messages,
             "input_dropped_during_calls": self.input_dropped_during_calls,
+            "local_barge_ins": self.local_barge_ins,
         }
 
     def text(self) -> str:
