@@ -157,8 +157,7 @@ def run_agent(config_file: str | None, overrides: dict[str, Any]) -> int:
         from agent.app import Agent
         from agent.terminal import interactive
 
-        # Push-to-talk reads raw keys from stdin itself, so it keeps the plain reader.
-        if not interactive(sys.stdin, sys.stdout) or config.push_to_talk:
+        if not interactive(sys.stdin, sys.stdout):
             return anyio.run(Agent(config).run)
         from agent.banner import progress_line
         from agent.terminal import TerminalConsole, TerminalUI

@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import anyio
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application.current import get_app
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -279,6 +281,13 @@ class TerminalUI:
             if self.on_ctrl_c():
                 self.exit_status = 130 if self.exit_status is None else self.exit_status
                 event.app.exit(result="")
+
+        ptt = self.agent.ptt
+        if ptt is not None:
+            # The push-to-talk key toggles the mic on an empty line; in the middle of a line it types.
+            @kb.add(ptt.key, filter=Condition(lambda: not get_app().current_buffer.text))
+            def _talk(event: KeyPressEvent) -> None:
+                ptt.toggle()
 
         return kb
 

@@ -411,3 +411,28 @@ def test_voice_session_typing_while_the_status_updates(live, term, pulse, clean_
         feeder.wait(timeout=30)
     t.type("\x04")
     assert t.wait_exit() == 0
+
+
+@pytest.mark.audio
+def test_push_to_talk_key_on_the_input_line(live, term, pulse, clean_env: Path) -> None:
+    """With --push-to-talk the input line stays; the key on an empty line toggles the mic, and in
+    the middle of a line it is typed."""
+    server = live()
+    t = term("--no-search", "--no-audio-output", "--push-to-talk", env=pulse.env)
+    t.expect("ready — speak or type")
+    feeder = pulse.feed(tone(4.0))
+    try:
+        t.type(" ")  # empty line: start talking
+        server.wait_for(lambda: any(m.kind == "realtime_input" and "activity_start" in m.body for m in server.connections[0].received), timeout=WAIT)
+        t.type(" ")  # stop: the turn is sent
+        server.wait_for(lambda: any(m.kind == "realtime_input" and "activity_end" in m.body for m in server.connections[0].received), timeout=WAIT)
+    finally:
+        feeder.wait(timeout=30)
+    for ch in "a b":
+        t.type(ch)  # a space inside a line is just a space
+    t.line("")
+    server.wait_for(lambda: "a b" in server.connections[0].texts(), timeout=WAIT)
+    setup = server.connections[0].setup
+    assert setup["realtime_input_config"]["automatic_activity_detection"]["disabled"] is True
+    t.type("\x04")
+    assert t.wait_exit() == 0
