@@ -42,13 +42,13 @@ async def test_list_changed_rebuilds_the_catalog_in_place(clean_env: Path) -> No
     toolset.updates.on_change = changes.append
     async with anyio.create_task_group() as tg:
         catalog = await tg.start(toolset.run)
-        assert catalog.names == ["ch__unlock", "ch__old"]
+        assert catalog.names == ["ch__unlock", "ch__toggle", "ch__old"]
         entry = catalog.get("ch__unlock")
         assert await entry.backend.call("unlock", {}) == {"output": {"result": "unlocked"}}
         change = await next_change(changes, 0)
         assert change.added == ("ch__secret",) and change.removed == ("ch__old",) and change.declarations_changed
         assert change.text() == "tools: +ch__secret −ch__old"
-        assert catalog is toolset.surface and catalog.names == ["ch__unlock", "ch__secret"]
+        assert catalog is toolset.surface and catalog.names == ["ch__unlock", "ch__toggle", "ch__secret"]
         assert await catalog.get("ch__secret").backend.call("secret", {"word": "!"}) == {"output": {"result": "the secret is 42 !"}}
         tg.cancel_scope.cancel()
 

@@ -1,12 +1,14 @@
 """MCP servers whose tools change, or that are many, for the catalog-update and budget tests.
 
-    python tests/fakes/changing_server.py [--start-delay S] [--flip-file FILE]
+    python tests/fakes/changing_server.py [--start-delay S] [--flip-file FILE] [--mark FILE]
     python tests/fakes/changing_server.py --corpus FILE [--servers N] [--copies K]
 
 Default flavour ("changing"): tools `unlock` and `old`. Calling `unlock` adds `secret` and
 removes `old`, then sends notifications/tools/list_changed. With --flip-file, a server that
 starts while FILE exists lists `secret` instead of `old` from the start (a restarted server
-that came back with other tools).
+that came back with other tools). `toggle` adds `secret` if it is absent and removes it if not,
+then sends list_changed, appending the time.monotonic() of the notification to --mark FILE
+(bench_catalog_update.py).
 
 --corpus serves the tools captured from published servers (benchmarks/data/tool_corpus.json):
 every tool of the first N servers, K times over (copies renamed `<name>_k`), each answering
@@ -31,7 +33,7 @@ from mcp.server.mcpserver import Context, MCPServer
 CORPUS = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "tool_corpus.json"
 
 
-def changing_server(flipped: bool = False) -> MCPServer:
+def changing_server(flipped: bool = False, mark: str = "") -> MCPServer:
     server = MCPServer("changing")
 
     def secret(word: str = "") -> str:
@@ -50,6 +52,20 @@ def changing_server(flipped: bool = False) -> MCPServer:
             server.remove_tool("old")
             await ctx.session.send_tool_list_changed()
         return "unlocked"
+
+    @server.tool()
+    async def toggle(ctx: Context) -> str:
+        """Add the secret tool if it is absent, remove it if not, and say so."""
+        present = "secret" in {t.name for t in await server.list_tools()}
+        if present:
+            server.remove_tool("secret")
+        else:
+            server.add_tool(secret)
+        if mark:
+            with open(mark, "a", encoding="utf-8") as f:
+                f.write(f"{time.monotonic()}\n")
+        await ctx.session.send_tool_list_changed()
+        return "removed" if present else "added"
 
     if flipped:
         server.add_tool(secret)
@@ -87,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--start-delay", type=float, default=0.0)
     parser.add_argument("--flip-file")
+    parser.add_argument("--mark", default="")
     parser.add_argument("--corpus")
     parser.add_argument("--servers", type=int, default=1000)
     parser.add_argument("--copies", type=int, default=1)
@@ -96,7 +113,7 @@ def main() -> None:
     if opts.corpus:
         server: Any = corpus_server(corpus_tools(Path(opts.corpus), opts.servers, opts.copies))
     else:
-        server = changing_server(flipped=bool(opts.flip_file and Path(opts.flip_file).exists()))
+        server = changing_server(flipped=bool(opts.flip_file and Path(opts.flip_file).exists()), mark=opts.mark)
     from mcp.server.stdio import stdio_server
 
     async def serve() -> None:
