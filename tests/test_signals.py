@@ -8,6 +8,7 @@ process it started, and every process those started, is gone.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -149,3 +150,51 @@ def start_agent_command() -> list[str]:
     from tests.conftest import agent_command
 
     return agent_command(*TEXT_ONLY)
+
+
+def children_running(parent: int, program: str) -> list[int]:
+    """Processes whose parent is `parent` and whose command line names `program`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if program.encode() in cmdline.read_bytes() and parent_of(int(cmdline.parent.name)) == parent:
+                found.append(int(cmdline.parent.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def test_sigkill_leaves_nothing_running(live, clean_env: Path) -> None:
+    """SIGKILL gives the agent no chance to clean up: the kernel's parent-death signal ends each stdio
+    server, the orphan guard what they started (here a grandchild that ignores its stdin closing), and
+    then the guard exits too."""
+    toml, pidfiles = servers_config(clean_env)
+    (clean_env / "gemini-live.toml").write_text(toml)
+    live()
+    proc = start_agent(*TEXT_ONLY, cwd=clean_env)
+    servers: list[int] = []
+    grandchildren: list[int] = []
+    guards: list[int] = []
+    try:
+        proc.stdin.write("hi\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "echo: hi\n", proc.stderr.read() if proc.poll() is not None else ""
+        grandchildren = [int(p.read_text()) for p in pidfiles]
+        servers = [parent_of(pid) for pid in grandchildren]
+        guards = children_running(proc.pid, "orphan_guard.py")
+        assert len(guards) == 1 and all(alive(pid) for pid in servers + grandchildren)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+
+    def left() -> list[int]:
+        return [pid for pid in servers + grandchildren + guards if alive(pid)]
+
+    try:
+        deadline = time.monotonic() + 10  # bounded: the kernel signals at once, the guard's SIGTERM grace is 1 s
+        while left():
+            assert time.monotonic() < deadline, f"processes left running after the agent was killed: {left()}"
+            time.sleep(0.05)
+    finally:
+        for pid in left():  # a failed run must not leave them to the next test
+            os.kill(pid, signal.SIGKILL)

@@ -4,7 +4,9 @@ mcp 2.3's `stdio_client` is sound but its shutdown waits 2 s after closing stdin
 after SIGTERM, hands the child our terminal's stderr, and never tells us the pid. Here the child
 gets its own session (so `killpg` reaches grandchildren such as npx -> node), its stderr goes to
 a logger and a tail kept for error messages, and shutdown takes at most ~1.5 s:
-close stdin, 0.5 s grace, SIGTERM the group, 0.5 s, SIGKILL the group.
+close stdin, 0.5 s grace, SIGTERM the group, 0.5 s, SIGKILL the group. Should the agent be
+killed instead (SIGKILL), the server gets SIGKILL from the kernel (parent_death) and what it
+started is ended by the orphan guard.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -23,7 +24,7 @@ import anyio.abc
 from mcp.client._transport import TransportStreams
 from mcp.shared.message import SessionMessage
 
-from agent.tools import proc_tree
+from agent.tools import orphan_guard, parent_death, proc_tree
 from agent.tools.mcp_lines import pump_stderr, pump_stdout
 
 logger = logging.getLogger(__name__)
@@ -59,15 +60,10 @@ async def stdio_transport(
 ) -> AsyncIterator[tuple[TransportStreams, ServerProcess]]:
     """Spawn `command args` and yield the (read, write) SessionMessage streams and the process."""
     mark = proc_tree.new_mark()  # inherited by its descendants: finds those that leave the group
-    process = await anyio.open_process(
-        [command, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env={**env, proc_tree.MARK_VAR: mark},
-        start_new_session=True,
-    )
+    # Its own session (see above) and, on Linux, SIGKILL when we die (see parent_death).
+    process = await parent_death.open_process([command, *args], cwd=cwd, env={**env, proc_tree.MARK_VAR: mark})
+    guard = orphan_guard.guard(proc_tree.MARK_VAR)
+    guard.watch(mark, process.pid)  # should we be killed, the guard ends what it started
     info = ServerProcess(pid=process.pid)
     label = label or command
     # No awaits between the spawn and the try below, or a cancellation would leak the child.
@@ -115,6 +111,7 @@ async def stdio_transport(
                 write_send.close()
                 read_recv.close()
                 await stop_process(process, label, mark)
+                guard.release(mark)
                 info.returncode = process.returncode
                 if info.returncode is not None:
                     with anyio.move_on_after(STDERR_DRAIN_TIMEOUT):
