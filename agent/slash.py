@@ -97,7 +97,7 @@ class SlashCommands:
         servers = {s.name: s for s in toolset.hub.servers}
         for name, server in servers.items():
             state = server.state
-            detail = f": {_one_line(server.error)}" if server.error and state in ("failed", "crashed", "restarting") else ""
+            detail = f": {_one_line(server.error)}" if server.error and state in ("failed", "crashed", "restarting", "paused") else ""
             kind = server.cfg.kind
             lines.append(f"  {safe_text(name)} ({kind}) {state}, {declared.get(name, 0)} tools{detail}")
         for name, count in declared.items():

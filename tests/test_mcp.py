@@ -340,20 +340,70 @@ async def test_in_flight_calls_all_fail_when_the_server_dies(tmp_path: Path) -> 
     assert len(results) == 4 and all("stopped while running" in r["error"] for r in results)
 
 
+async def wait_state(server: McpServer, *states: str) -> None:
+    with anyio.fail_after(60):  # bounded: the cool-downs here are 0.5 s
+        while server.state not in states:
+            await anyio.sleep(0.02)
+
+
 @pytest.mark.anyio
-async def test_restarts_are_bounded_then_the_server_is_marked_failed(tmp_path: Path) -> None:
+async def test_a_server_that_crashes_on_every_call_is_paused_then_tried_again() -> None:
+    async with running(McpServer(stdio_cfg("fragile"), backoff=0.01, max_restarts=2, cool_down=0.5)) as server:
+        with anyio.fail_after(60):
+            for _ in range(3):  # the first start and two restarts, each ended by the call
+                assert "stopped while running" in (await server.call("crash", {}))["error"]
+            result = await server.call("echo", {"text": "x"})
+        assert server.state == "paused"
+        assert result["status"] == "unavailable" and result["retryable"] is True
+        assert "paused" in result["error"] and "2 times in a row" in result["error"]
+        assert "tried again on the first call in 1 s or later" in result["error"]
+        assert len(server.processes) == 3
+        with anyio.fail_after(5):  # answered at once, without a new process
+            assert (await server.call("echo", {"text": "x"}))["status"] == "unavailable"
+        assert len(server.processes) == 3
+        await wait_state(server, "crashed")  # rested: tried again on its next use
+        with anyio.fail_after(30):
+            assert await server.call("echo", {"text": "back"}) == {"output": {"result": "back"}}
+        assert len(server.processes) == 4
+
+
+@pytest.mark.anyio
+async def test_a_server_that_keeps_failing_to_restart_rests_longer_each_time(tmp_path: Path) -> None:
     flag = tmp_path / "refuse"
     cfg = stdio_cfg("fragile", "basic", "--exit-if-exists", str(flag), startup_timeout=20)
-    async with running(McpServer(cfg, backoff=0.01, max_restarts=3)) as server:
+    async with running(McpServer(cfg, backoff=0.01, max_restarts=2, cool_down=0.5)) as server:
         flag.touch()  # from now on every restart dies at once
         with anyio.fail_after(60):
             assert "stopped while running" in (await server.call("crash", {}))["error"]
             result = await server.call("echo", {"text": "x"})
-        assert server.state == "failed"
-        assert "unavailable" in result["error"] and "3 times in a row" in result["error"]
-        assert "refusing to start on purpose" in server.error  # the stderr tail
-        assert len(server.processes) == 4
-        assert (await server.call("echo", {"text": "x"}))["error"] == result["error"]
+        assert server.state == "paused" and server.cool_down.bursts == 1
+        assert "refusing to start on purpose" in result["error"]  # the stderr tail says why
+        await wait_state(server, "crashed")
+        with anyio.fail_after(60):
+            assert (await server.call("echo", {"text": "x"}))["status"] == "unavailable"  # still refusing
+        assert server.state == "paused" and server.cool_down.bursts == 2  # resting 1 s now
+        assert len(server.processes) == 5
+        flag.unlink()  # fixed
+        await wait_state(server, "crashed")
+        with anyio.fail_after(30):
+            assert await server.call("echo", {"text": "ok"}) == {"output": {"result": "ok"}}
+        assert server.cool_down.bursts == 0  # a call that works starts the sequence again
+
+
+@pytest.mark.anyio
+async def test_cool_downs_double_up_to_a_cap() -> None:
+    from agent.tools.cool_down import CoolDown, in_words
+
+    rests = CoolDown(0.01, cap=0.04)
+    seen = []
+    for _ in range(4):
+        seen.append(rests.next_seconds())
+        await rests.rest()
+    assert seen == [0.01, 0.02, 0.04, 0.04] and not rests.resting
+    rests.succeeded()
+    assert rests.next_seconds() == 0.01
+    assert [in_words(s) for s in (0.2, 30, 119.5, 120, 300, 301)] == [
+        "in 1 s", "in 30 s", "in 2 min", "in 2 min", "in 5 min", "in 5 min 1 s"]
 
 
 @pytest.mark.anyio

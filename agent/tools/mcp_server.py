@@ -9,7 +9,8 @@ otherwise cost the whole server.
 
 A server whose connection drops (a stdio process that died) answers in-flight calls at once with
 an error and is restarted on its next use, after a backoff; after MAX_RESTARTS restarts in a row
-without a successful call it is marked failed. A remote server whose connection drops is never
+without a successful call it is paused for a cool-down (see cool_down), answering calls at once as
+unavailable, and then tried again on its next use. A remote server whose connection drops is never
 given up: it is reconnected in the background with backoff (see mcp_remote.Retry), calls meanwhile
 are answered at once as unavailable and retryable, and its tools are listed again once it is back.
 """
@@ -38,6 +39,7 @@ from pydantic import ValidationError
 
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
+from agent.tools.cool_down import COOL_DOWN_START, CoolDown, in_words
 from agent.tools.mcp_remote import RemoteConnector, clean
 from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
@@ -51,12 +53,12 @@ logger = logging.getLogger(__name__)
 CLIENT_INFO = types.Implementation(name="gemini-live", version="0.1.0")
 BACKOFF_START = 0.5  # seconds before the first restart; doubles per restart in a row
 BACKOFF_MAX = 8.0
-MAX_RESTARTS = 5  # restarts in a row without a successful call before giving up
+MAX_RESTARTS = 5  # restarts in a row without a successful call before a cool-down
 MAX_TOOL_PAGES = 100  # tools/list pages followed before assuming the cursor loops
 STDERR_LINES_IN_ERRORS = 10
 WITHHELD_ENV = frozenset({"GOOGLE_API_KEY", "GEMINI_API_KEY"})  # not handed to every MCP server
 
-ServerState = Literal["idle", "starting", "ready", "crashed", "restarting", "failed", "stopped"]
+ServerState = Literal["idle", "starting", "ready", "crashed", "restarting", "paused", "failed", "stopped"]
 TransportFactory = Callable[[], AbstractAsyncContextManager[TransportStreams]]
 
 
@@ -88,6 +90,7 @@ class McpServer:
         transport: TransportFactory | None = None,
         backoff: float = BACKOFF_START,
         max_restarts: int = MAX_RESTARTS,
+        cool_down: float = COOL_DOWN_START,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
@@ -100,6 +103,7 @@ class McpServer:
         self._transport = transport
         self._backoff = backoff
         self._max_restarts = max_restarts
+        self.cool_down = CoolDown(cool_down)  # rests after bursts of crashes (stdio)
         self._conn: _Connection | None = None
         self._changed = anyio.Event()
         self._started = anyio.Event()
@@ -149,10 +153,8 @@ class McpServer:
         self._set_state("restarting")
         while True:
             if self._restarts >= self._max_restarts:
-                self.error = f"stopped {self._max_restarts} times in a row; not restarting it again{self._stderr_note()}"
-                logger.error("MCP server %s %s", self.name, self.error)
-                self._set_state("failed")
-                return False
+                await self._rest()
+                return True  # then restarted on its next use, as after any crash
             delay = min(self._backoff * 2**self._restarts, BACKOFF_MAX)
             await anyio.sleep(max(0.0, self._lost_at + delay - anyio.current_time()))
             self._restarts += 1
@@ -329,6 +331,7 @@ class McpServer:
             logger.exception("tools/call %s on MCP server %s failed", tool, self.name)
             return {"error": f"calling {tool!r} on MCP server {self.name!r} failed: {type(e).__name__}: {e}"}
         self._restarts = 0  # the server answered: it works
+        self.cool_down.succeeded()
         return format_call_result(raw)
 
     async def _connection_for_call(self) -> _Connection | str:
@@ -341,6 +344,9 @@ class McpServer:
                 return f"MCP server {self.name!r} is not running"
             if self.remote is not None and self.state in ("crashed", "restarting"):
                 return self.remote.unavailable(self.error)
+            if self.state == "paused":
+                return (f"MCP server {self.name!r} is paused (retryable): it will be tried again on the first call "
+                        f"{in_words(self.cool_down.seconds_left())} or later; it {self.error}")
             if self.state == "crashed":
                 self._restart_wanted.set()
             await self._changed.wait()
@@ -348,6 +354,16 @@ class McpServer:
     async def wait_started(self) -> None:
         """Return once the first start-up has finished, either way."""
         await self._started.wait()
+
+    async def _rest(self) -> None:
+        """A stdio server that stopped MAX_RESTARTS times in a row rests for a cool-down, then is tried again."""
+        rest = in_words(self.cool_down.next_seconds())
+        self.error = f"stopped {self._restarts} times in a row{self._stderr_note()}"
+        logger.warning("MCP server %s stopped %d times in a row; pausing it, it is tried again on its first use %s or later%s",
+                       self.name, self._restarts, rest, self._stderr_note())
+        self._set_state("paused")
+        await self.cool_down.rest()
+        self._restarts = 0
 
     # ---- helpers --------------------------------------------------------------------------
 
