@@ -33,6 +33,7 @@ from agent.live_config import build_live_config, plan_session
 from agent.media.buffers import ActivityEnd, ActivityStart
 from agent.metrics import Metrics
 from agent.ptt import PushToTalk
+from agent.questions import Confirmations, Questions
 from agent.record import Recorder
 from agent.session import LiveSession
 from agent.state import load_handle, save_handle, state_path
@@ -90,6 +91,8 @@ class Agent:
             self.ptt.on_change(self._on_push_to_talk)
             text_in = self.ptt.wrap(text_in)  # the key (or a `/ptt` line) toggles; the rest is text
         self.inputs = TextInputs(config, text_in, self.conversation, realtime_text=self.plan.realtime_text)
+        # Confirmations and elicitations: the next typed (or piped) line answers them (agent/questions.py).
+        self.questions = self.inputs.questions = Questions(self.console, self.recorder, timeout=config.confirm_timeout)
         self.session: LiveSession | None = None
         self.router: Any = None
         self.speaker: Any = None
@@ -286,7 +289,10 @@ class Agent:
         policy.check(entry.policy for entry in catalog)  # what the model cannot do: exit 2, server and tool named
         self.tool_activity = ToolActivity(self.console, self.recorder, self.metrics)
         # Partial answers (will_continue) are "not supported in Vertex AI": there progress is only shown.
-        self.router = Router(catalog, respond=self._respond, observer=self.tool_activity, partial_results=not uses_vertex())
+        self.router = Router(
+            catalog, respond=self._respond, observer=self.tool_activity, partial_results=not uses_vertex(),
+            confirm=Confirmations(self.questions, self.recorder, assume_yes=config.yes),
+        )
         await tg.start(self.router.run)
         self.conversation.tools = self.router
         declarations = catalog.function_declarations()

@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--reply-timeout", metavar="SECONDS", type=float, default=S,
         help="report a stall when the model owes an answer and is silent this long; a headless run then exits 1 (default 45)",
     )
+    g.add_argument("--yes", action="store_true", default=S, help="approve every tool that asks for confirmation, without asking (for scripts)")
+    g.add_argument(
+        "--confirm-timeout", metavar="SECONDS", type=float, default=S,
+        help="a confirmation or form question nobody answers this long is declined or cancelled (default 60)",
+    )
     g.add_argument(
         "--startup-wait", metavar="SECONDS", type=float, default=S,
         help="start the session after at most this long even if MCP servers are still starting; their tools join when ready (default 5)",

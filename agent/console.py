@@ -163,8 +163,8 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-async def read_lines(stream: TextIO, send: MemoryObjectSendStream[str]) -> None:
-    """Forward each line of `stream` to `send`; close `send` at end-of-file.
+async def read_lines(stream: TextIO, send: MemoryObjectSendStream[str], *, keep_empty: bool = False) -> None:
+    """Forward each line of `stream` to `send` (blank ones too with `keep_empty`); close `send` at end-of-file.
 
     A daemon thread does the blocking reads, so a pending readline never holds up exit.
     """
@@ -175,7 +175,7 @@ async def read_lines(stream: TextIO, send: MemoryObjectSendStream[str]) -> None:
         try:
             for line in iter(stream.readline, ""):
                 line = line.rstrip("\r\n")
-                if line.strip():
+                if keep_empty or line.strip():
                     anyio.from_thread.run(send.send, line, token=token)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError, ValueError, OSError):
             pass  # the agent is shutting down, or stdin went away

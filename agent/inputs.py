@@ -9,6 +9,7 @@ at once, whatever is still open or running.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TextIO
 
 import anyio
@@ -27,6 +28,7 @@ class TextInputs:
         self.headless = not stdin.isatty()  # a script: nobody will type an answer to a stall
         self.session: Any = None  # set once the Live session is up
         self.front: Any = None  # the interactive input line (agent.terminal.TerminalUI), if any
+        self.questions: Any = None  # agent.questions.Questions: a line typed while one waits answers it
         self._quit = anyio.Event()
         self._open: set[str] = set()
         self._changed = anyio.Event()
@@ -69,16 +71,42 @@ class TextInputs:
         send, receive = anyio.create_memory_object_stream[str](16)
         interactive = self.stdin.isatty()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(read_lines, self.stdin, send)
+            tg.start_soon(functools.partial(read_lines, self.stdin, send, keep_empty=True))  # an empty line answers too
             async with receive:
                 async for line in receive:
                     await self._initial_sent.wait()
+                    if self._answers(line):
+                        continue
                     if not interactive:
-                        # Piped lines are a script: each waits for the answer to the one before,
-                        # where typed lines go at once (typing over the model interrupts it).
-                        await self.conversation.state.wait_idle()
-                    await self.send_text(line)
+                        # Piped lines are a script: each waits for the answer to the one before (or
+                        # answers a question asked meanwhile), where typed lines go at once (typing
+                        # over the model interrupts it).
+                        await self._idle_or_asked()
+                        if self._answers(line):
+                            continue
+                    if line.strip():
+                        await self.send_text(line)
+        if self.questions is not None:
+            self.questions.close()  # nobody can answer a question now: it is declined at once
         self.close("stdin")
+
+    def _answers(self, line: str) -> bool:
+        """A question waits for the person: this line is its answer, not a user turn."""
+        return self.questions is not None and self.questions.answer(line)
+
+    async def _idle_or_asked(self) -> None:
+        """Until the conversation is idle, or a question waits for an answer."""
+        if self.questions is None:
+            await self.conversation.state.wait_idle()
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def until(event: Any) -> None:
+                await event()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(until, self.conversation.state.wait_idle)
+            tg.start_soon(until, self.questions.wait_asked)
 
     async def wait_initial_sent(self) -> None:
         """Typed lines go after the initial message."""

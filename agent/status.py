@@ -41,6 +41,9 @@ class StatusText:
             progress = getattr(agent.tool_activity, "progress", {})
             if progress:  # the newest report of any running call
                 parts.append(list(progress.values())[-1])
+            questions = getattr(agent, "questions", None)
+            if questions is not None and questions.pending is not None:
+                parts.insert(0, "❓ a question waits for your answer")
         elif ptt is not None and ptt.talking:
             parts.append(f"🎙 talking ({ptt.label} to send)")
         elif mic is not None and mic.speaking:

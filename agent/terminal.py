@@ -216,6 +216,14 @@ class TerminalUI:
 
         session.listener = watching
 
+    def _message(self) -> FormattedText:
+        """The prompt; while a question waits, it says how to answer instead of `›`."""
+        pending = self.agent.questions.pending
+        message = self.console.message()
+        if pending is None:
+            return message
+        return FormattedText([*message[:-1], ("bold", f"{pending.hint or 'answer'} › ")])
+
     def _redraw(self) -> None:
         if self._session is not None and self._session.app.is_running:
             self._session.app.invalidate()
@@ -310,6 +318,7 @@ class TerminalUI:
         if self.agent.session is not None:
             self._watch_session()
         slash = SlashCommands(self.agent, self)
+        self.agent.questions.listeners.append(self._redraw)  # a question shows in the prompt
         send, receive = anyio.create_memory_object_stream[str](32)
         self._send = send
         tg.start_soon(self._sender, inputs, receive)
@@ -328,7 +337,7 @@ class TerminalUI:
             async with send:
                 while self.exit_status is None:
                     try:
-                        line = await self._session.prompt_async(self.console.message)
+                        line = await self._session.prompt_async(self._message)
                     except EOFError:
                         self.quit(0)
                         break
@@ -338,6 +347,8 @@ class TerminalUI:
                     if self.exit_status is not None:
                         self.quit(self.exit_status)
                         break
+                    if self.agent.questions.answer(line):  # a question waited: this was its answer
+                        continue
                     line = line.strip()
                     if not line:
                         continue

@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..events import FunctionCall, FunctionResult
 from .catalog import Catalog, ToolEntry
 from .progress import CallProgress, Progress, reporting
+from .results import DECLINED as NOT_APPROVED
 from .results import ERROR as FAILED
 from .results import INVALID_ARGUMENT, UNKNOWN_FUNCTION, completed, failure
 from .results import TIMEOUT as TIMED_OUT
@@ -34,7 +35,7 @@ from .validation import ArgumentValidator
 
 logger = logging.getLogger(__name__)
 
-OK, ERROR, TIMEOUT, CANCELLED = "ok", "error", "timeout", "cancelled"
+OK, ERROR, TIMEOUT, CANCELLED, DECLINED = "ok", "error", "timeout", "cancelled", "declined"
 SILENT = "SILENT"  # a progress report: taken into the context without a reply
 _REMEMBERED_IDS = 10_000  # answered ids kept to drop re-deliveries; old ones age out
 _REMEMBERED_ANSWERS = 256  # answers kept to answer a re-delivery (each at most ~32k characters)
@@ -61,6 +62,7 @@ class RouterObserver(Protocol):
 
 
 Respond = Callable[[list[FunctionResult]], Awaitable[None]]
+Confirm = Callable[[str, str, str, dict[str, Any]], Awaitable[str | None]]  # (name, tool, source, args) -> why declined
 
 
 class Router:
@@ -68,7 +70,9 @@ class Router:
 
     def __init__(
         self, catalog: Catalog, *, respond: Respond, observer: RouterObserver | None = None, partial_results: bool = True,
+        confirm: Confirm | None = None,
     ) -> None:
+        self._confirm = confirm  # asks a person before a call whose policy says so (agent.questions.Confirmations)
         self._catalog = catalog
         self._partial_results = partial_results  # progress of a non-blocking call goes to the model (not on Vertex AI)
         self._respond = respond
@@ -208,6 +212,10 @@ class Router:
         violations = await self._validator.check(entry.tool.input_schema, args)
         if violations:
             return failure(INVALID_ARGUMENT, "invalid arguments: " + "; ".join(violations), valid_options=_options(violations)), ERROR
+        if entry.policy.confirm:  # a person says yes first; a declined call never reaches the tool
+            declined = await self._confirm(call.name, entry.name, entry.source, args) if self._confirm else "nobody can confirm it here"
+            if declined is not None:
+                return failure(NOT_APPROVED, declined), DECLINED
         timeout = entry.timeout if entry.timeout and entry.timeout > 0 else math.inf
         try:
             with anyio.move_on_after(timeout) as deadline:
