@@ -281,6 +281,7 @@ class Agent:
         from agent.tools.toolset import ToolActivity, ToolSet
 
         toolset = self.toolset = ToolSet(config, startup_wait=config.startup_wait)
+        toolset.hub.logs.record = self.recorder.event  # the servers' log messages go into --log-file
         toolset.updates.on_change = self._tools_changed
         toolset.surface.on_promoted = self._tools_promoted
         catalog = self.catalog = await tg.start(toolset.run)  # a server that failed is reported once, by the hub

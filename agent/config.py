@@ -48,6 +48,7 @@ class OAuthSettings(_Strict):
 
 Behavior = Literal["blocking", "non_blocking"]
 Scheduling = Literal["when_idle", "silent", "interrupt"]
+McpLogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]  # least severe first
 
 
 class ToolSettings(_Strict):
@@ -80,6 +81,7 @@ class McpServerConfig(_Strict):
     timeout: float = Field(default=60.0, gt=0, le=86_400)  # seconds per tool call
     startup_timeout: float = Field(default=30.0, gt=0, le=3600)
     required: bool = False
+    log_level: McpLogLevel | None = None  # the server's log messages at or above it (sent as logging/setLevel)
     pin: list[str] = Field(default_factory=list)  # glob patterns on the server's tool names, always declared
     # how its tools run (agent/tools/policy.py): for every tool, then per glob pattern on tool names
     behavior: Behavior | None = None

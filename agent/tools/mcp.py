@@ -19,6 +19,7 @@ import anyio.abc
 
 from agent.config import McpServerConfig
 from agent.errors import UserError
+from agent.tools.mcp_log import ServerLogs
 from agent.tools.mcp_server import McpServer, ServerState, TransportFactory
 from agent.tools.printable import printable
 
@@ -47,7 +48,8 @@ class McpHub:
         startup_wait: float | None = None,
     ) -> None:
         transports = transports or {}
-        self.servers = [McpServer(cfg, transport=transports.get(cfg.name)) for cfg in servers if cfg.enabled]
+        self.logs = ServerLogs()  # the servers' log messages; the app points `logs.record` at --log-file
+        self.servers = [McpServer(cfg, transport=transports.get(cfg.name), logs=self.logs) for cfg in servers if cfg.enabled]
         self.startup_wait = startup_wait  # None: wait for every server
 
     @property

@@ -144,14 +144,16 @@ class ServerNotifications:
 
     Progress: only that of our own calls (a token of ours, see agent/tools/progress.py) goes on to
     the session, at most one per PROGRESS_GAP per token and PROGRESS_RATE per second in all.
-    Log messages: logged at debug level, at most LOG_BURST at once and LOG_RATE per second after.
+    Log messages: at most LOG_BURST at once and LOG_RATE per second after, handed to `on_log` (as
+    their params; see mcp_log), or else logged at debug level.
     """
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, on_log: Callable[[Any], None] | None = None) -> None:
         self.label = label
+        self.on_log = on_log
         self.dropped = 0
-        self._log = _Bucket(LOG_BURST, LOG_RATE)
-        self._progress = _Bucket(PROGRESS_BURST, PROGRESS_RATE)
+        self._log = Bucket(LOG_BURST, LOG_RATE)
+        self._progress = Bucket(PROGRESS_BURST, PROGRESS_RATE)
         self._last_progress: dict[str, float] = {}  # token -> when its last report went on
 
     def consume(self, value: dict[str, Any]) -> bool:
@@ -161,7 +163,9 @@ class ServerNotifications:
             return False
         if method == "notifications/progress" and self._ours(value.get("params")):
             return False
-        if method == "notifications/message" and logger.isEnabledFor(logging.DEBUG) and self._log.take(anyio.current_time()):
+        if method == "notifications/message" and self.on_log is not None and self._log.take(anyio.current_time()):
+            self.on_log(value.get("params"))
+        elif method == "notifications/message" and logger.isEnabledFor(logging.DEBUG) and self._log.take(anyio.current_time()):
             params = value.get("params")
             params = params if isinstance(params, dict) else {}
             data = params.get("data")
@@ -185,7 +189,7 @@ class ServerNotifications:
         return True
 
 
-class _Bucket:
+class Bucket:
     """A token bucket: `burst` at once, then `rate` per second."""
 
     def __init__(self, burst: float, rate: float) -> None:
@@ -201,10 +205,12 @@ class _Bucket:
         return True
 
 
-async def pump_stdout(stdout: AsyncIterable[bytes], send: anyio.abc.ObjectSendStream[Any], label: str) -> None:
-    """Read a server's stdout until EOF, sending each JSON-RPC message on `send`."""
+async def pump_stdout(
+    stdout: AsyncIterable[bytes], send: anyio.abc.ObjectSendStream[Any], label: str, on_log: Callable[[Any], None] | None = None
+) -> None:
+    """Read a server's stdout until EOF, sending each JSON-RPC message on `send` (log messages to `on_log`)."""
     lines = JsonLines()
-    notifications = ServerNotifications(label)
+    notifications = ServerNotifications(label, on_log)
     noise = 0
     async for chunk in stdout:
         for line in lines.feed(chunk):

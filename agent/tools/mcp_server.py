@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
 from agent.tools.cool_down import COOL_DOWN_START, CoolDown, in_words
+from agent.tools.mcp_log import ServerLog, ServerLogs
 from agent.tools.mcp_remote import RemoteConnector, clean
 from agent.tools.mcp_results import format_call_result, tools_from_raw
 from agent.tools.mcp_stdio import ServerProcess, stdio_transport
@@ -91,9 +92,11 @@ class McpServer:
         backoff: float = BACKOFF_START,
         max_restarts: int = MAX_RESTARTS,
         cool_down: float = COOL_DOWN_START,
+        logs: ServerLogs | None = None,
     ) -> None:
         self.cfg = cfg
         self.name = cfg.name
+        self.log = ServerLog(cfg.name, cfg.log_level, logs)  # its notifications/message: -v and the record
         self.tools: list[DiscoveredTool] = []
         self.error: str | None = None  # why it failed to start (or gave up restarting)
         self.state: ServerState = "idle"
@@ -214,6 +217,7 @@ class McpServer:
                         conn = _Connection(dispatcher, session, lost, process)
                         if init.protocol_version:
                             conn.headers = {"mcp-protocol-version": init.protocol_version}
+                        await self._send_log_level(conn, init.capabilities)
                         if list_tools:
                             self.tools = await self._list_tools(conn)
                         startup.deadline = math.inf
@@ -251,7 +255,8 @@ class McpServer:
             assert cfg.command is not None
             cwd = os.path.expanduser(cfg.cwd) if cfg.cwd else None
             env = server_environment(cfg.env)
-            async with stdio_transport(cfg.command, cfg.args, env=env, cwd=cwd, label=self.name) as (streams, proc):
+            async with stdio_transport(cfg.command, cfg.args, env=env, cwd=cwd, label=self.name,
+                                       on_log=self.log.raw) as (streams, proc):
                 self.processes.append(proc)
                 yield streams, proc
             return
@@ -373,7 +378,16 @@ class McpServer:
         changed.set()
 
     async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
-        logger.debug("[%s log %s] %s", self.name, params.level, clean(params.data, 2000))  # the server's words: made safe
+        self.log.message(params.level, params.logger, params.data)  # stdio servers' come from the reader instead
+
+    async def _send_log_level(self, conn: _Connection, capabilities: types.ServerCapabilities) -> None:
+        """The configured log_level, to a server that declares the logging capability."""
+        if self.cfg.log_level is None or capabilities.logging is None:
+            return
+        try:
+            await conn.request("logging/setLevel", {"level": self.cfg.log_level})
+        except MCPError as e:
+            logger.warning("MCP server %s refused log level %r: %s", self.name, self.cfg.log_level, clean(e.message))
 
     async def _on_message(self, message: Any) -> None:
         if isinstance(message, Exception):

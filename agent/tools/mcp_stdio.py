@@ -15,9 +15,10 @@ import logging
 import os
 import signal
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -57,8 +58,11 @@ async def stdio_transport(
     env: Mapping[str, str],
     cwd: str | None = None,
     label: str = "",
+    on_log: Callable[[Any], None] | None = None,
 ) -> AsyncIterator[tuple[TransportStreams, ServerProcess]]:
-    """Spawn `command args` and yield the (read, write) SessionMessage streams and the process."""
+    """Spawn `command args` and yield the (read, write) SessionMessage streams and the process.
+
+    The server's log messages (their params) go to `on_log`, rate-limited, not through the session."""
     mark = proc_tree.new_mark()  # inherited by its descendants: finds those that leave the group
     # Its own session (see above) and, on Linux, SIGKILL when we die (see parent_death).
     process = await parent_death.open_process([command, *args], cwd=cwd, env={**env, proc_tree.MARK_VAR: mark})
@@ -74,7 +78,7 @@ async def stdio_transport(
         assert process.stdout is not None
         try:
             async with read_send:
-                await pump_stdout(process.stdout, read_send, label)
+                await pump_stdout(process.stdout, read_send, label, on_log)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             pass  # our side closed during shutdown; the session sees EOF either way
 

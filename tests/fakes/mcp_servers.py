@@ -15,6 +15,7 @@ tests/fakes/stdio_server.py). Flavours:
 - people: tools that need a person or take long (issue 10): count (progress), progress_flood,
   delete_note (destructiveHint), book (a form elicitation), sign_in (a URL elicitation),
   screenshot (an image), nothing (no content at all), pick_colour (an enum argument)
+- chatty: say (a log message) and level (the level set with logging/setLevel); see logging_server
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from mcp.server.mcpserver import Audio, Context, Image, MCPServer
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, Field
 
-FLAVOURS = ("basic", "weird", "paginated", "notype", "people")
+from tests.fakes.logging_server import chatty_server
+
+FLAVOURS = ("basic", "weird", "paginated", "notype", "people", "chatty")
 PAGINATED_TOOLS = 25
 PAGE_SIZE = 10
 BIG_CHARS = 200_000
@@ -321,6 +324,7 @@ def build_server(flavour: str) -> MCPServer | Server[Any]:
         "paginated": paginated_server,
         "notype": notype_server,
         "people": people_server,
+        "chatty": chatty_server,  # tests/fakes/logging_server.py
     }
     return builders[flavour]()
 
