@@ -281,6 +281,10 @@ class Agent:
         from agent.tools.toolset import ToolActivity, ToolSet
 
         toolset = self.toolset = ToolSet(config, startup_wait=config.startup_wait)
+        from agent.tools.elicitation import Elicitation
+
+        for server in toolset.hub.servers:  # a server's elicitation/create: the person answers, as for confirmations
+            server.elicit = Elicitation(self.questions, server.name, recorder=self.recorder)
         toolset.hub.logs.record = self.recorder.event  # the servers' log messages go into --log-file
         toolset.updates.on_change = self._tools_changed
         toolset.surface.on_promoted = self._tools_promoted

@@ -110,6 +110,7 @@ class McpServer:
         self._conn: _Connection | None = None
         self._changed = anyio.Event()
         self._started = anyio.Event()
+        self.elicit: Any = None  # answers elicitation/create: agent.tools.elicitation.Elicitation, set by the app
         self._restart_wanted = anyio.Event()
         self._list_changed = anyio.Event()  # the server sent notifications/tools/list_changed
         # Called after every tools/list (first start, list_changed, restart, reconnect): the catalog re-reads `tools`.
@@ -211,6 +212,7 @@ class McpServer:
                         dispatcher=dispatcher,
                         client_info=CLIENT_INFO,
                         logging_callback=self._on_log,
+                        elicitation_callback=self._on_elicit,  # advertises elicitation, form and URL
                         message_handler=self._on_message,
                     ) as session:
                         init = await session.initialize()
@@ -376,6 +378,13 @@ class McpServer:
         self.state = state
         changed, self._changed = self._changed, anyio.Event()
         changed.set()
+
+    async def _on_elicit(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult | types.ErrorData:
+        """elicitation/create: the person answers (agent/tools/elicitation.py), if anyone can."""
+        if self.elicit is None:
+            return types.ErrorData(code=types.INVALID_REQUEST, message="nobody can answer questions here")
+        result: types.ElicitResult | types.ErrorData = await self.elicit(context, params)
+        return result
 
     async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
         self.log.message(params.level, params.logger, params.data)  # stdio servers' come from the reader instead
