@@ -1,8 +1,9 @@
 """One MCP server as a tool backend: one task owns its transport and session.
 
 Each `McpServer.run` opens the transport and a `ClientSession` inside that one task (anyio's
-cancel-scope rule), runs the 2024-11 .. 2025-11 `initialize` handshake, lists tools and then
-serves until cancelled. `tools/list` and `tools/call` go through the session's JSON-RPC
+cancel-scope rule), runs the 2024-11 .. 2025-11 `initialize` handshake (or, for a server that
+speaks only the stateless 2026-07-28 protocol, `server/discover`: see mcp_era), lists tools and
+then serves until cancelled. `tools/list` and `tools/call` go through the session's JSON-RPC
 dispatcher as raw requests: mcp 2.3 validates typed results against the negotiated protocol
 version, and one off-spec tool (an inputSchema without `type`, as zod 4 servers send) would
 otherwise cost the whole server.
@@ -40,6 +41,7 @@ from pydantic import ValidationError
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
 from agent.tools.cool_down import COOL_DOWN_START, CoolDown, in_words
+from agent.tools.mcp_era import negotiate, stamped
 from agent.tools.mcp_log import ServerLog, ServerLogs
 from agent.tools.mcp_remote import RemoteConnector, clean
 from agent.tools.mcp_results import format_call_result, tools_from_raw
@@ -74,10 +76,13 @@ class _Connection:
     lost: anyio.Event
     process: ServerProcess | None
     headers: dict[str, str] = field(default_factory=dict)
+    stateless: bool = False  # the 2026-07-28 protocol: each request carries its envelope (see mcp_era)
 
     async def request(self, method: str, params: dict[str, Any] | None, opts: CallOptions | None = None) -> dict[str, Any]:
         options: CallOptions = {"headers": self.headers}
         options.update(opts or {})
+        if self.stateless:
+            params = stamped(self.session, method, params, options)
         return await self.dispatcher.send_raw_request(method, params, options)
 
 
@@ -214,10 +219,11 @@ class McpServer:
                         logging_callback=self._on_log,
                         elicitation_callback=self._on_elicit,  # advertises elicitation, form and URL
                         message_handler=self._on_message,
+                        log_level=self.cfg.log_level or "info",  # 2026-07-28: log messages are asked for per request
                     ) as session:
-                        init = await session.initialize()
-                        conn = _Connection(dispatcher, session, lost, process)
-                        if init.protocol_version:
+                        init = await negotiate(session, self.name)  # the 2025 handshake, or 2026-07-28 (see mcp_era)
+                        conn = _Connection(dispatcher, session, lost, process, stateless=init.stateless)
+                        if init.protocol_version and not init.stateless:
                             conn.headers = {"mcp-protocol-version": init.protocol_version}
                         await self._send_log_level(conn, init.capabilities)
                         if list_tools:
@@ -390,8 +396,8 @@ class McpServer:
         self.log.message(params.level, params.logger, params.data)  # stdio servers' come from the reader instead
 
     async def _send_log_level(self, conn: _Connection, capabilities: types.ServerCapabilities) -> None:
-        """The configured log_level, to a server that declares the logging capability."""
-        if self.cfg.log_level is None or capabilities.logging is None:
+        """The configured log_level, to a server that declares the logging capability (2025: 2026-07-28 has none)."""
+        if self.cfg.log_level is None or capabilities.logging is None or conn.stateless:
             return
         try:
             await conn.request("logging/setLevel", {"level": self.cfg.log_level})

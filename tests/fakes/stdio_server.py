@@ -6,6 +6,7 @@
     python tests/fakes/stdio_server.py --flavour basic --http streamable-http|sse --port-file FILE
 
 --http serves over HTTP on 127.0.0.1 (a free port, written to FILE once listening) instead.
+--modern-only speaks only the stateless 2026-07-28 protocol (see tests/fakes/modern_server.py).
 
 --ignore-sigterm and --linger (keep running after stdin closes) make a server that only SIGKILL
 stops; --spawn-child starts a grandchild (sleep) and writes its pid to PIDFILE.
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--exit-at-start", type=int)
     parser.add_argument("--exit-if-exists", metavar="FILE", help="behave as --exit-at-start 5 if FILE exists")
     parser.add_argument("--http", choices=["streamable-http", "sse"])
+    parser.add_argument("--modern-only", action="store_true")
     parser.add_argument("--port-file")
     opts = parser.parse_args()
 
@@ -66,6 +68,11 @@ def main() -> None:
     async def serve() -> None:
         lowlevel = getattr(server, "_lowlevel_server", server)  # MCPServer wraps a lowlevel Server
         async with stdio_server() as (read, write):
+            if opts.modern_only:
+                from tests.fakes.modern_server import serve_modern_only
+
+                await serve_modern_only(server, read, write)
+                return
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
 
     anyio.run(serve)
