@@ -182,6 +182,9 @@ class Agent:
         final = [r for r in results if r.final]  # a progress report leaves its call in flight
         if final:
             self.state.calls_answered([r.id for r in final], reply_expected=any(r.scheduling != "SILENT" for r in final))
+        if not self.plan.profile.response_images:  # the model sees a tool's pictures as an image input instead
+            for image in (image for r in results for image in r.images):
+                await self.session.send_video(VideoFrame(image.data, image.mime_type))
 
     # ---- the session's listener ------------------------------------------------------
 

@@ -154,6 +154,7 @@ class ModelProfileOverrides(_Strict):
     blocking_cancelled_by_input: bool | None = None
     context_update: bool | None = None
     max_input_tokens: int | None = Field(default=None, gt=0)
+    response_images: bool | None = None
 
     def fields_set(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

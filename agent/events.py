@@ -81,6 +81,7 @@ class FunctionResult:
     # INTERRUPT), and whether more answers to the same call follow (a progress report).
     scheduling: str | None = None
     will_continue: bool | None = None
+    images: tuple[Any, ...] = ()  # agent.tools.images.ImagePart: pictures from the tool, for the model to see
 
     @property
     def ok(self) -> bool:

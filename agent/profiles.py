@@ -45,6 +45,9 @@ class ModelProfile:
     blocking_cancelled_by_input: bool  # new input cancels a running BLOCKING call, maybe silently
     context_update: bool  # takes contextUpdate (new tools mid-session); else a resumed reconnect
     max_input_tokens: int
+    # Images from tools in FunctionResponse.parts (inline data); else they follow the answer as an
+    # image input. Documented for the 3.8 models (google-genai 3.6); off where the docs are silent.
+    response_images: bool = False
 
     @property
     def audio_only(self) -> bool:
@@ -77,6 +80,7 @@ _GEMINI_38 = ModelProfile(
     blocking_cancelled_by_input=True,
     context_update=True,
     max_input_tokens=131_072,
+    response_images=True,
 )
 
 _GEMINI_38_EXTENDED = dataclasses.replace(

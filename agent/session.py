@@ -499,8 +499,18 @@ class LiveSession:
                 response=r.response,
                 scheduling=types.FunctionResponseScheduling(r.scheduling) if r.scheduling else None,
                 will_continue=r.will_continue,
+                parts=_image_parts(r) if self.profile.response_images else None,  # else the app sends them after
             )
             for r in results
         ]
         # A call made on a connection that is being handed off is answered there.
         await self._send(lambda s: s.send_tool_response(function_responses=responses), on_draining=True)
+
+
+def _image_parts(result: FunctionResult) -> list[types.FunctionResponsePart] | None:
+    """A tool's images as inline data of its FunctionResponse."""
+    parts = [
+        types.FunctionResponsePart(inline_data=types.FunctionResponseBlob(mime_type=image.mime_type, data=image.data))
+        for image in result.images
+    ]
+    return parts or None

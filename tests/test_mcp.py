@@ -20,6 +20,7 @@ from mcp.client._memory import InMemoryTransport
 from pydantic import ValidationError
 
 from agent.config import McpServerConfig
+from agent.tools.images import take_images
 from agent.tools.mcp import McpHub, McpServer, McpStartupError
 from agent.tools.mcp_results import MAX_TEXT_CHARS, format_call_result
 from tests.fakes.mcp_servers import (
@@ -126,8 +127,9 @@ async def check_basic_calls(server: McpServer) -> None:
     unknown = await server.call("no_such_tool", {})
     assert "error" in unknown and "no_such_tool" in unknown["error"]
 
-    image = await server.call("image", {})
+    image, pictures = take_images(await server.call("image", {}))
     assert image == {"output": {"content": [{"type": "image", "mimeType": "image/png", "bytes": 70}]}}
+    assert [p.mime_type for p in pictures] == ["image/png"]  # the picture itself goes to the model beside the JSON
     audio = await server.call("audio", {})
     assert audio == {"output": {"content": [{"type": "audio", "mimeType": "audio/wav", "bytes": 1000}]}}
     resource = await server.call("resource", {})
@@ -137,7 +139,7 @@ async def check_basic_calls(server: McpServer) -> None:
     ]
     link = await server.call("resource_link", {})
     assert link["output"]["content"][0]["uri"] == "file:///big.log"
-    mixed = await server.call("mixed", {})
+    mixed, _ = take_images(await server.call("mixed", {}))
     assert mixed["output"]["structuredContent"] == {"count": 1}
     assert mixed["output"]["text"] == "see the picture"
     for result in (image, audio, resource, mixed):

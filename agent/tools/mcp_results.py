@@ -14,6 +14,7 @@ import reprlib
 from typing import Any
 
 from agent.tools.base import DiscoveredTool
+from agent.tools.images import IMAGES, images_in
 from agent.tools.json_trim import cut_size
 from agent.tools.results import no_results
 
@@ -167,11 +168,17 @@ def format_call_result(raw: Any) -> dict[str, Any]:
 
     if not parts:  # an empty answer reads as a failure to 3.8, which calls again: say it plainly
         return no_results()
+    images, notes = images_in(blocks)  # the pictures themselves go to the model beside the JSON
+    if notes:
+        parts.setdefault("content", []).extend({"type": "note", "text": note} for note in notes)
+    answer: dict[str, Any] = {"output": parts}
     if list(parts) == ["text"]:
-        return {"output": parts["text"]}
-    if list(parts) == ["structuredContent"]:
-        return {"output": parts["structuredContent"]}
-    return {"output": parts}
+        answer = {"output": parts["text"]}
+    elif list(parts) == ["structuredContent"]:
+        answer = {"output": parts["structuredContent"]}
+    if images:
+        answer[IMAGES] = images
+    return answer
 
 
 def tools_from_raw(source: str, raw_tools: Any) -> list[DiscoveredTool]:

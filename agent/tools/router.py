@@ -12,6 +12,7 @@ calls without an id are each run and answered.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -26,6 +27,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..events import FunctionCall, FunctionResult
 from .catalog import Catalog, ToolEntry
+from .images import take_images
 from .progress import CallProgress, Progress, reporting
 from .results import DECLINED as NOT_APPROVED
 from .results import ERROR as FAILED
@@ -171,7 +173,7 @@ class Router:
         """Hand an answer to the sender, and keep it to answer a re-delivery of its id."""
         assert self._send is not None
         if result.id and result.final:  # a progress report is not the answer to repeat
-            self._answers[result.id] = result
+            self._answers[result.id] = dataclasses.replace(result, images=()) if result.images else result  # kept small
             self._answers.move_to_end(result.id)
             if len(self._answers) > _REMEMBERED_ANSWERS:
                 self._answers.popitem(last=False)
@@ -196,8 +198,9 @@ class Router:
         finally:
             pump.cancel()  # no progress report after the answer
             self._scopes.pop(key, None)
+            response, images = take_images(response)
             if response is not None and not scope.cancel_called and self._send is not None:
-                self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry)))
+                self._queue(FunctionResult(call.id, call.name, response, scheduling=_scheduling(entry), images=images))
             else:
                 response, outcome = None, CANCELLED
             report = CallReport(target, entry, outcome, time.perf_counter() - started, response)
