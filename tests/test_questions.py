@@ -144,6 +144,29 @@ async def test_the_router_asks_first_and_a_declined_call_never_reaches_the_tool(
 
 
 @pytest.mark.anyio
+async def test_a_call_cancelled_while_its_question_waits_withdraws_the_question() -> None:
+    backend = Backend()
+    source = ToolSource("t", [DiscoveredTool("t", "wipe")], backend, prefix="", policy=lambda tool: ToolPolicy(confirm=True))
+    questions = Questions(quiet_console(), timeout=WAIT)
+    got: list[FunctionResult] = []
+
+    async def respond(batch: list[FunctionResult]) -> None:
+        got.extend(batch)
+
+    router = Router(build_catalog([source]), respond=respond, confirm=Confirmations(questions))
+    async with anyio.create_task_group() as tg:
+        await tg.start(router.run)
+        router.submit([FunctionCall("w", "wipe", {})])
+        await asked(questions)
+        router.cancel(["w"])  # toolCallCancellation, or new input cancelling a BLOCKING call on 3.8
+        with anyio.fail_after(WAIT):
+            await router.idle()
+        tg.cancel_scope.cancel()
+    assert questions.pending is None and not questions.answer("y")  # the late "y" is a user turn again
+    assert backend.calls == [] and got == []
+
+
+@pytest.mark.anyio
 async def test_yes_approves_without_asking_and_no_confirmer_declines() -> None:
     questions = Questions(quiet_console(), timeout=WAIT)
     assert await Confirmations(questions, assume_yes=True)("a", "b", "c", {}) is None

@@ -3,6 +3,8 @@ its status and whether trying again may help; an empty success says no_results."
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,7 +18,9 @@ from agent.tools.mcp import McpServer
 from agent.tools.results import completed, failure, no_results
 from agent.tools.router import Router
 from agent.tools.toolset import mcp_source
-from tests.fakes.mcp_servers import build_server, in_memory
+from tests.conftest import TEXT_ONLY, run_agent
+from tests.fakes.live_server import FakeConnection
+from tests.fakes.mcp_servers import build_server, in_memory, stdio_command
 
 WAIT = 30
 
@@ -84,3 +88,37 @@ async def test_a_server_that_is_not_running_answers_unavailable() -> None:
         answer = await server.call("anything", {})
         tg.cancel_scope.cancel()
     assert answer["status"] == "unavailable" and answer["retryable"] is False and "gone" in answer["error"]
+
+
+# ---- the whole agent on the 3.8 fake: each failure answers with its status payload -------------
+
+
+def test_on_38_a_failing_tool_bad_arguments_a_timeout_and_a_declined_call_each_say_so(live, clean_env: Path) -> None:
+    command, args = stdio_command("basic")
+    (clean_env / "gemini-live.toml").write_text(
+        f'[mcp_servers.basic]\ncommand = {json.dumps(command)}\nargs = {json.dumps(args)}\ntimeout = 1\nconfirm = ["echo"]\n'
+    )
+    marker = clean_env / "marks.txt"
+    got: list[dict[str, Any]] = []
+
+    async def model(conn: FakeConnection) -> None:
+        await conn.expect_text()
+        await conn.send_tool_call(
+            {"id": "fail", "name": "basic__fail", "args": {"message": "disk full"}},
+            {"id": "args", "name": "basic__add", "args": {"a": "two"}},
+            {"id": "slow", "name": "basic__sleep", "args": {"seconds": 30, "marker": str(marker)}},
+            {"id": "no", "name": "basic__echo", "args": {"text": "hello"}},
+        )
+        while len(got) < 4:
+            got.extend(await conn.expect_tool_response(timeout=WAIT))
+        await conn.send_text("done")
+
+    live(model)
+    result = run_agent(*TEXT_ONLY, "--model", "gemini-3.8-live", input="go\nn\n")
+    assert result.status == 0, result.stderr
+    by_id = {r["id"]: r for r in got}
+    assert {k: (r["response"]["status"], r["response"]["retryable"]) for k, r in by_id.items()} == {
+        "fail": ("error", False), "args": ("invalid_argument", True), "slow": ("timeout", True), "no": ("declined", False)}
+    assert by_id["fail"]["response"]["error"] == "disk full"
+    assert {r["name"] for r in got} == {"basic__fail", "basic__add", "basic__sleep", "basic__echo"}
+    assert all(r["scheduling"] == "WHEN_IDLE" for r in got)  # non-blocking calls: their final answers wait for a pause
