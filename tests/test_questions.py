@@ -112,31 +112,47 @@ class Backend:
         return {"output": "done"}
 
 
+class Confirming:
+    """A router over one tool that asks first (through `questions`, or with nobody to ask)."""
+
+    def __init__(self, questions: Questions | None) -> None:
+        self.backend = Backend()
+        self.got: list[FunctionResult] = []
+        source = ToolSource("t", [DiscoveredTool("t", "wipe")], self.backend, prefix="", policy=lambda tool: ToolPolicy(confirm=True))
+        confirm = Confirmations(questions) if questions is not None else None
+        self.router = Router(build_catalog([source]), respond=self.respond, confirm=confirm)
+
+    async def respond(self, batch: list[FunctionResult]) -> None:
+        self.got.extend(batch)
+
+    async def call(self, then: Any = None) -> None:
+        """Submit one call, do `then()` (answer or cancel) and wait until the router is idle."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.router.run)
+            self.router.submit([FunctionCall("w", "wipe", {})])
+            if then is not None:
+                await then()
+            with anyio.fail_after(WAIT):
+                await self.router.idle()
+            tg.cancel_scope.cancel()
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(("answer", "ran"), [("y", True), ("YES", True), ("n", False), ("maybe", False), (None, False)])
 async def test_the_router_asks_first_and_a_declined_call_never_reaches_the_tool(answer: str | None, ran: bool) -> None:
-    backend = Backend()
-    tools = [DiscoveredTool("t", "wipe", input_schema={"type": "object"})]
-    source = ToolSource("t", tools, backend, prefix="", policy=lambda tool: ToolPolicy(confirm=True))
     questions = Questions(quiet_console(), timeout=WAIT)
-    got: list[FunctionResult] = []
+    confirming = Confirming(questions)
 
-    async def respond(batch: list[FunctionResult]) -> None:
-        got.extend(batch)
-
-    router = Router(build_catalog([source]), respond=respond, confirm=Confirmations(questions))
-    async with anyio.create_task_group() as tg:
-        await tg.start(router.run)
-        router.submit([FunctionCall("w", "wipe", {})])
+    async def reply() -> None:
         await asked(questions)
         if answer is None:
             questions.close()
         else:
             questions.answer(answer)
-        with anyio.fail_after(WAIT):
-            await router.idle()
-        tg.cancel_scope.cancel()
-    assert backend.calls == (["wipe"] if ran else [])
+
+    await confirming.call(reply)
+    got = confirming.got
+    assert confirming.backend.calls == (["wipe"] if ran else [])
     if ran:
         assert got[0].response == {"output": "done"}
     else:
@@ -145,25 +161,16 @@ async def test_the_router_asks_first_and_a_declined_call_never_reaches_the_tool(
 
 @pytest.mark.anyio
 async def test_a_call_cancelled_while_its_question_waits_withdraws_the_question() -> None:
-    backend = Backend()
-    source = ToolSource("t", [DiscoveredTool("t", "wipe")], backend, prefix="", policy=lambda tool: ToolPolicy(confirm=True))
     questions = Questions(quiet_console(), timeout=WAIT)
-    got: list[FunctionResult] = []
+    confirming = Confirming(questions)
 
-    async def respond(batch: list[FunctionResult]) -> None:
-        got.extend(batch)
-
-    router = Router(build_catalog([source]), respond=respond, confirm=Confirmations(questions))
-    async with anyio.create_task_group() as tg:
-        await tg.start(router.run)
-        router.submit([FunctionCall("w", "wipe", {})])
+    async def cancel() -> None:
         await asked(questions)
-        router.cancel(["w"])  # toolCallCancellation, or new input cancelling a BLOCKING call on 3.8
-        with anyio.fail_after(WAIT):
-            await router.idle()
-        tg.cancel_scope.cancel()
+        confirming.router.cancel(["w"])  # toolCallCancellation, or new input cancelling a BLOCKING call on 3.8
+
+    await confirming.call(cancel)
     assert questions.pending is None and not questions.answer("y")  # the late "y" is a user turn again
-    assert backend.calls == [] and got == []
+    assert confirming.backend.calls == [] and confirming.got == []
 
 
 @pytest.mark.anyio
@@ -171,21 +178,9 @@ async def test_yes_approves_without_asking_and_no_confirmer_declines() -> None:
     questions = Questions(quiet_console(), timeout=WAIT)
     assert await Confirmations(questions, assume_yes=True)("a", "b", "c", {}) is None
     assert questions.pending is None
-    backend = Backend()
-    source = ToolSource("t", [DiscoveredTool("t", "wipe")], backend, prefix="", policy=lambda tool: ToolPolicy(confirm=True))
-    got: list[FunctionResult] = []
-
-    async def respond(batch: list[FunctionResult]) -> None:
-        got.extend(batch)
-
-    router = Router(build_catalog([source]), respond=respond)
-    async with anyio.create_task_group() as tg:
-        await tg.start(router.run)
-        router.submit([FunctionCall("w", "wipe", {})])
-        with anyio.fail_after(WAIT):
-            await router.idle()
-        tg.cancel_scope.cancel()
-    assert backend.calls == [] and got[0].response["status"] == "declined"
+    confirming = Confirming(None)
+    await confirming.call()
+    assert confirming.backend.calls == [] and confirming.got[0].response["status"] == "declined"
 
 
 # ---- the whole agent: a destructive tool of a real MCP server, answered on stdin ------------
