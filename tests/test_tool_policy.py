@@ -160,3 +160,14 @@ def test_the_tools_command_exits_2_for_the_same_conflict(clean_env: Path) -> Non
     (clean_env / "gemini-live.toml").write_text('model = "gemini-3.8-live-extended-thinking"\n' + notes_server())
     result = run_agent("tools")
     assert result.status == 2 and "tool 'sleep'" in result.stderr
+
+
+def test_the_tools_command_says_how_each_tool_runs(clean_env: Path) -> None:
+    command, args = stdio_command("people")
+    (clean_env / "gemini-live.toml").write_text(
+        f'[mcp_servers.people]\ncommand = {json.dumps(command)}\nargs = {json.dumps(args)}\n[mcp_servers.people.tools."count"]\nscheduling = "silent"\n'
+    )
+    result = run_agent("tools")
+    assert result.status == 0, result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("people ")}
+    assert "non-blocking, silent; ok" in lines["count"] and "non-blocking, asks first; ok" in lines["delete_note"]

@@ -10,6 +10,7 @@ import anyio
 from agent.config import Config
 from agent.tools.catalog import Catalog
 from agent.tools.policy import check as check_policies
+from agent.tools.policy import describe as describe_policy
 from agent.tools.printable import printable
 from agent.tools.surface import ToolSurface
 from agent.tools.toolset import ToolSet
@@ -27,6 +28,9 @@ def format_table(catalog: Catalog, failures: dict[str, str], required: set[str])
     rows = [("SERVER", "TOOL", "DECLARED AS", *(("REACHED",) if surface else ()), "STATUS")]
     for r in catalog.rows:
         status = r.status if not r.detail else f"{r.status}: {r.detail}"
+        entry = catalog.get(r.declared_name) if r.declared_name else None
+        if entry is not None:  # how it runs: blocking or not, its answer's scheduling, whether it asks first
+            status = f"{describe_policy(entry.policy)}; {status}"
         reached = (surface.reach(r.declared_name) or "-",) if surface else ()
         rows.append((_cell(r.server), _cell(r.tool), r.declared_name or "-", *reached, printable(status, one_line=True)))
     for name, why in sorted(failures.items()):
