@@ -23,7 +23,6 @@ import fnmatch
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from google.genai import types
 
@@ -169,9 +168,3 @@ def describe(policy: ToolPolicy) -> str:
     if policy.confirm:
         parts.append("asks first")
     return ", ".join(parts)
-
-
-def policy_of(entry: Any) -> ToolPolicy:
-    """A catalog entry's policy (entries built without one run as before)."""
-    policy = getattr(entry, "policy", None)
-    return policy if isinstance(policy, ToolPolicy) else DEFAULT_POLICY
