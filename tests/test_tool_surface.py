@@ -75,15 +75,16 @@ def test_past_the_size_budget_too() -> None:
     assert surface.overflow and surface.setup_bytes() <= 4_000
 
 
-def test_find_tools_ranks_names_descriptions_and_parameters() -> None:
+@pytest.mark.anyio
+async def test_find_tools_ranks_names_descriptions_and_parameters() -> None:
     surface = surface_of(many_tools(), [DiscoveredTool("clock", "get_current_time", "Get the current time in a timezone.",
                                                       {"type": "object", "properties": {"timezone": {"type": "string"}}})],
                          budget=Budget(max_tools=8))
-    found = surface.find("what time is it in Tokyo", 3)
+    found = await surface.find("what time is it in Tokyo", 3)
     assert found[0]["name"] == "clock__get_current_time"
     assert found[0]["parameters"]["properties"]["timezone"] == {"type": "STRING"}
-    assert [f["name"] for f in surface.find("list merge requests", 1)] == ["forge__list_merge_request"]
-    assert surface.find("zzzz qqqq", 5) == []
+    assert [f["name"] for f in await surface.find("list merge requests", 1)] == ["forge__list_merge_request"]
+    assert await surface.find("zzzz qqqq", 5) == []
 
 
 def test_tokens_split_identifiers_and_stem() -> None:

@@ -9,7 +9,7 @@ restored, confirmed, timed and answered exactly as a direct call would be (ToolS
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.genai import types
@@ -52,7 +52,7 @@ CALL_DESCRIPTION = "Run a tool found with find_tools: its `name` as find_tools g
 class MetaBackend:
     """Runs find_tools (a search of the catalog); call_tool never gets here unless its arguments were unusable."""
 
-    def __init__(self, find: Callable[[str, int], list[dict[str, Any]]]) -> None:
+    def __init__(self, find: Callable[[str, int], Awaitable[list[dict[str, Any]]]]) -> None:
         self._find = find
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ class MetaBackend:
             if not isinstance(query, str) or not query.strip():
                 return {"error": "find_tools needs a `query`: the task, in a few words"}
             limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else 5
-            found = self._find(query, max(1, min(MAX_LIMIT, limit)))
+            found = await self._find(query, max(1, min(MAX_LIMIT, limit)))
             if not found:
                 return {"output": {"tools": [], "note": "no tool matches those words; try other words for the task"}}
             return {"output": {"tools": found}}

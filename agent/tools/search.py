@@ -10,6 +10,7 @@ answers a query in well under a millisecond at 1,000 tools (benchmarks/bench_too
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -27,6 +28,7 @@ DESCRIPTION_CHARS = 2_000  # of each description indexed: the opening says what 
 MAX_PARAMETERS = 40
 
 
+@functools.lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """A light suffix stemmer: enough that plural, -ing and -ed forms meet their base word."""
     w = word
