@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "tests" / "conformance" / "client.py"
 
 SCENARIOS = [
-    "initialize", "tools_call", "sse-retry",
+    "initialize", "tools_call", "sse-retry", "elicitation-sep1034-client-defaults",
     "auth/metadata-default", "auth/metadata-var1", "auth/metadata-var2", "auth/metadata-var3",
     "auth/basic-cimd", "auth/scope-from-www-authenticate", "auth/scope-from-scopes-supported",
     "auth/scope-omitted-when-undefined", "auth/scope-step-up", "auth/scope-retry-limit",

@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import anyio  # noqa: E402
 
 from agent.config import McpServerConfig  # noqa: E402
+from agent.console import Console  # noqa: E402
+from agent.questions import Questions  # noqa: E402
+from agent.tools.elicitation import Elicitation  # noqa: E402
 from agent.tools.mcp_remote import RemoteConnector  # noqa: E402
 from agent.tools.mcp_server import McpServer  # noqa: E402
 
@@ -34,6 +37,13 @@ def sample(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: values.get((props.get(k) or {}).get("type", "string"), "test") for k in schema.get("required") or []}
 
 
+async def press_enter(questions: Questions) -> None:
+    """A person who takes every default an elicitation offers (an empty line each time)."""
+    while True:
+        await questions.wait_asked()
+        questions.answer("")
+
+
 async def main(url: str) -> int:
     context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
     oauth = {k: context[k] for k in ("client_id", "client_secret") if context.get(k)}
@@ -45,7 +55,10 @@ async def main(url: str) -> int:
     cfg = McpServerConfig(name="conformance", url=url, oauth=oauth, startup_timeout=60)
     server = McpServer(cfg)
     server.remote = RemoteConnector(cfg, authorize=True)
+    questions = Questions(Console(sys.stderr, sys.stderr), timeout=30)
+    server.elicit = Elicitation(questions, "conformance")
     async with anyio.create_task_group() as tg:
+        tg.start_soon(press_enter, questions)
         await tg.start(server.run)
         if server.state == "failed":
             print(f"failed: {server.error}", file=sys.stderr)
