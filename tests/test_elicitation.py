@@ -19,7 +19,8 @@ from agent.questions import Questions
 from agent.tools.elicitation import Elicitation, Invalid, parse
 from agent.tools.mcp import McpServer
 from tests.conftest import TEXT_ONLY, run_agent
-from tests.fakes.mcp_servers import build_server, in_memory
+from tests.fakes.mcp_servers import build_server, in_memory, stdio_command
+from tests.fakes.modern_server import modern_only
 from tests.fakes.oauth_server import browser_env
 from tests.test_questions import one_call, people_config
 from tests.test_terminal import term as term  # the pty fixture
@@ -188,3 +189,36 @@ def test_a_form_at_the_interactive_input_line(live, term, clean_env: Path) -> No
     t.type("\x04")
     assert t.wait_exit() == 0
     assert marker.read_text() == 'accept {"guests": 2, "name": "Grace", "window": true}\n'
+
+
+# ---- 2026-07-28 servers: input_required ---------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("answers", "said"), [(["Ada"], 'accept: {"name": "Ada"}'), (["decline"], "decline: null")])
+async def test_a_2026_server_asking_through_input_required_gets_the_persons_answer(answers: list[str | None], said: str) -> None:
+    questions = Questions(Console(io.StringIO(), io.StringIO()), timeout=WAIT)
+    person = Person(questions, answers)
+    server = McpServer(McpServerConfig(name="people", command="in-process"), transport=modern_only(build_server("people")))
+    server.elicit = Elicitation(questions, "people")
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(60):
+            await tg.start(server.run)
+        assert server.protocol_version == "2026-07-28"
+        tg.start_soon(person.run)
+        with anyio.fail_after(WAIT):
+            result = await server.call("ask_name", {})
+        tg.cancel_scope.cancel()
+    assert result == {"output": {"result": said}}
+    assert person.asked == ["Your name (required)"]
+
+
+def test_on_38_a_2026_stdio_server_asks_through_input_required_and_stdin_answers(live, clean_env: Path) -> None:
+    command, args = stdio_command("people", "--modern-only")
+    (clean_env / "gemini-live.toml").write_text(f"[mcp_servers.people]\ncommand = {json.dumps(command)}\nargs = {json.dumps(args)}\n")
+    got: list[dict[str, Any]] = []
+    live(one_call({"id": "n", "name": "people__ask_name", "args": {}}, got))
+    result = run_agent(*TEXT_ONLY, "--model", "gemini-3.8-live", input="who am I?\nGrace\n")
+    assert result.status == 0, result.stderr
+    assert got[-1]["response"] == {"output": {"result": 'accept: {"name": "Grace"}'}}
+    assert "Who is asking?" in result.stderr

@@ -41,6 +41,7 @@ from pydantic import ValidationError
 from agent.config import McpServerConfig
 from agent.tools.base import DiscoveredTool
 from agent.tools.cool_down import COOL_DOWN_START, CoolDown, in_words
+from agent.tools.input_required import fulfil
 from agent.tools.mcp_era import negotiate, stamped
 from agent.tools.mcp_log import ServerLog, ServerLogs
 from agent.tools.mcp_remote import RemoteConnector, clean
@@ -324,7 +325,10 @@ class McpServer:
             return failure(UNAVAILABLE, conn, retryable=self.state not in ("failed", "idle", "stopped"))
         try:
             # Every call carries a progress token; the progress reaches the router (agent/tools/progress.py).
-            raw = await conn.request("tools/call", {"name": tool, "arguments": arguments or {}}, request_options())
+            params = {"name": tool, "arguments": arguments or {}}
+            raw = await conn.request("tools/call", params, request_options())
+            # A 2026-07-28 server may ask the person something first (input_required): answered, then called again.
+            raw = await fulfil(conn.session, raw, lambda extra: conn.request("tools/call", {**params, **extra}, request_options()))
         except MCPError as e:
             if e.code == CONNECTION_CLOSED or conn.lost.is_set():
                 with anyio.move_on_after(1.0):  # let the owning task reap the process, for its exit code

@@ -14,6 +14,7 @@ tests/fakes/stdio_server.py). Flavours:
 - notype: every tool's inputSchema is only {"$schema": ...} on the wire, as zod 4 servers send
 - people: tools that need a person or take long (issue 10): count (progress), progress_flood,
   delete_note (destructiveHint), book (a form elicitation), sign_in (a URL elicitation),
+  ask_name (input_required, on the 2026-07-28 protocol),
   screenshot (an image), nothing (no content at all), pick_colour (an enum argument)
 - chatty: say (a log message) and level (the level set with logging/setLevel); see logging_server
 """
@@ -298,6 +299,18 @@ def people_server() -> MCPServer:
         """Ask the person to sign in on a web page (a URL elicitation)."""
         result = await ctx.elicit_url("Sign in to continue", url, "sign-in-1")
         return f"{result.action}"
+
+    @server.tool()
+    def ask_name(ctx: Context) -> str | types.InputRequiredResult:
+        """Ask the person's name the 2026-07-28 way: answer input_required, then read the response."""
+        responses = ctx.input_responses
+        if not responses:
+            schema = {"type": "object", "properties": {"name": {"type": "string", "title": "Your name"}}, "required": ["name"]}
+            form = types.ElicitRequestFormParams(message="Who is asking?", requested_schema=schema)
+            return types.InputRequiredResult(input_requests={"who": types.ElicitRequest(params=form)}, request_state="asked")
+        answer = responses["who"]
+        content = answer.content if isinstance(answer, types.ElicitResult) else None
+        return f"{getattr(answer, 'action', '?')}: {json.dumps(content, sort_keys=True)}"
 
     @server.tool()
     def screenshot() -> types.CallToolResult:
