@@ -587,9 +587,12 @@ async def test_published_server_everything() -> None:
         assert "5" in json.dumps((await server.call(add, {"a": 2, "b": 3}))["output"])
         image = next((n for n in names if "image" in n), None)
         if image is not None:
-            result = await server.call(image, {})
+            from agent.tools.images import take_images
+
+            result, images = take_images(await server.call(image, {}))
             assert "output" in result
-            assert_no_base64(result)
+            assert_no_base64(result)  # the answer's JSON describes the image, never carries it
+            assert images and images[0].mime_type.startswith("image/") and images[0].data  # it goes to the model as a part
 
 
 @pytest.mark.published
