@@ -14,6 +14,7 @@ from typing import Any, Literal
 from google.genai import types
 
 from agent.events import SPEAKER_RATE, FunctionCall
+from agent.live_errors import first_line
 
 _RATE = re.compile(r"rate=(\d+)")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?)s\s*")
@@ -300,13 +301,13 @@ def describe_unparsed(frame: str | bytes | None) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return f"a frame that is not JSON: {_first_line(text)}"
+        return f"a frame that is not JSON: {first_line(text)}"
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = data["error"]
         parts = [str(error.get(k)) for k in ("code", "status", "message") if error.get(k) is not None]
-        return "an error from the server: " + _first_line(" ".join(parts) or json.dumps(error))
+        return "an error from the server: " + first_line(" ".join(parts) or json.dumps(error))
     if not isinstance(data, dict):
-        return f"a JSON {type(data).__name__} instead of an object: {_first_line(text)}"
+        return f"a JSON {type(data).__name__} instead of an object: {first_line(text)}"
     return f"a message with fields it could not read ({', '.join(sorted(map(str, data))[:5])})"
 
 
@@ -335,8 +336,3 @@ def salvage_tool_calls(frame: str | bytes | None) -> tuple[ToolCall | None, list
         else:
             bad.append((call, f"the arguments must be an object, not a JSON {type(args).__name__}"))
     return (ToolCall(tuple(good)) if good else None), bad
-
-
-def _first_line(text: str, limit: int = 160) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import websockets
-import websockets.asyncio.client
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -41,26 +39,12 @@ from agent import live_events as ev
 from agent.errors import SessionError
 from agent.events import AudioChunk, FunctionResult, VideoFrame
 from agent.interaction import InteractionState
+from agent.live_errors import FATAL_CODES, FrameTap, close_of, connect_failure, describe_close, first_line
 from agent.profiles import ModelProfile
 
 log = logging.getLogger(__name__)
 
-# The Live endpoint does not redirect. websockets follows redirects and, across origins, strips
-# Authorization and cookies but not `x-goog-api-key`: a redirect to another host would carry the
-# key there. One attempt and no redirects (the SDK offers no option for it; this is the library's
-# own module-level limit, read at every connect).
-websockets.asyncio.client.MAX_REDIRECTS = 1
 
-CLOSE_MEANINGS = {
-    1000: "closed normally",
-    1006: "connection lost",
-    1007: "invalid argument",
-    1008: "policy violation",
-    1009: "message too big",
-    1011: "internal error",
-    1013: "try again later",
-}
-FATAL_CODES = {1007, 1008, 1009}  # the request itself is wrong: retrying would fail the same way
 HANDOFF_MARGIN = 5.0  # seconds before goAway's deadline by which the new connection is opened
 GO_AWAY_GRACE = 10.0  # a goAway without timeLeft: let the current turn finish for at most this long
 PROGRESS_AFTER = 30.0  # a connection that lived this long made progress, even if quiet
@@ -70,71 +54,12 @@ BACKOFF_CAP = 8.0
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
 
 
-def describe_close(code: int | None, reason: str | None) -> str:
-    """`1008 policy violation: <the server's reason>`."""
-    meaning = CLOSE_MEANINGS.get(code or 0, "error")
-    text = f"{code} {meaning}" if code else meaning
-    return f"{text}: {reason}" if reason else text
-
-
-def close_of(exc: BaseException) -> tuple[int | None, str]:
-    """The close code and reason behind an SDK or websockets error."""
-    if isinstance(exc, genai_errors.APIError):
-        return exc.code, str(exc.details or exc.message or "").strip()
-    if isinstance(exc, websockets.ConnectionClosed):
-        frame = exc.rcvd or exc.sent
-        return (frame.code, frame.reason) if frame else (1006, "connection lost")
-    return None, str(exc)
-
-
-def connect_failure(exc: BaseException, base: str) -> SessionError:
-    """A failure to open the websocket, in words a user can act on."""
-    if isinstance(exc, websockets.SecurityError) and "redirect" in str(exc):
-        return SessionError(f"Gemini Live at {base} answered with a redirect; it is not followed (the API key stays with the endpoint you set)")
-    if isinstance(exc, websockets.InvalidStatus):
-        status = exc.response.status_code
-        hint = " (check GOOGLE_API_KEY)" if status in (401, 403) else ""
-        return SessionError(f"Gemini Live refused the connection: HTTP {status}{hint}")
-    if isinstance(exc, ssl.SSLError):
-        return SessionError(f"TLS error talking to {base}: {exc.reason or exc}")
-    if isinstance(exc, OSError):
-        return SessionError(f"cannot connect to Gemini Live at {base}: {exc.strerror or exc}")
-    return SessionError(f"cannot connect to Gemini Live at {base}: {exc}")
-
-
-def first_line(text: str, limit: int = 160) -> str:
-    """The first non-empty line of what a server sent, cut to `limit` characters."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 class _Retry(Exception):
     """The connection ended in a way worth reconnecting from."""
 
     def __init__(self, code: int | None, reason: str) -> None:
         super().__init__(describe_close(code, reason) if code else reason)
         self.code, self.reason = code, reason
-
-
-class _FrameTap:
-    """Keeps the last frame the SDK read from the websocket, and nothing else.
-
-    When the SDK cannot parse a frame its error says little (or, for a long frame, far too much);
-    with the frame at hand the session reports it in one line and still answers the readable
-    calls of a toolCall it refused. Everything else passes straight through to the websocket.
-    """
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-        self.last: str | bytes | None = None
-
-    async def recv(self, *args: Any, **kwargs: Any) -> Any:
-        self.last = None
-        self.last = frame = await self._ws.recv(*args, **kwargs)
-        return frame
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ws, name)
 
 
 class _BadSetup(Exception):
@@ -290,7 +215,7 @@ class LiveSession:
         if session.setup_complete is None:
             # The SDK consumed a first message that was not setupComplete; it is lost either way.
             raise _BadSetup("Gemini Live answered the setup with another message instead of setupComplete")
-        session._ws = _FrameTap(session._ws)  # type: ignore[assignment]  # duck-typed: recv and pass-through
+        session._ws = FrameTap(session._ws)  # type: ignore[assignment]  # duck-typed: recv and pass-through
         return session
 
     def _detach(self) -> None:
