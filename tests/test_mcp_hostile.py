@@ -210,3 +210,13 @@ async def test_processes_that_left_the_group_end_with_the_server(how: str, tmp_p
     finally:
         if pid and alive(pid):  # do not leave it behind when the test fails
             os.kill(pid, signal.SIGKILL)
+
+
+def test_one_line_server_text_loses_escapes_controls_and_invisible_characters() -> None:
+    """Names and one-line messages from a server: no escapes, no line breaks, no zero-width
+    characters that hide or spoof what is shown; prose keeps its joiners (emoji sequences)."""
+    from agent.tools.printable import printable
+
+    spoof = "rea\u200bd_fi\u200cle\x1b[2J\nnext\u2028line\u202e"
+    assert printable(spoof, one_line=True) == "read_file next line"
+    assert printable("family 👨\u200d👩\u200d👧") == "family 👨\u200d👩\u200d👧"

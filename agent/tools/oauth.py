@@ -40,6 +40,7 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from pydantic import ValidationError
 
 from agent.config import McpServerConfig, OAuthSettings
+from agent.tools.printable import printable
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ AUTHORIZE_TIMEOUT = 300.0  # seconds a person has to finish signing in
 CALLBACK_PATH = "/callback"
 CLIENT_NAME = "gemini-live"
 MAX_CALLBACK_REQUEST = 16_384
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 __all__ = ["AuthorizationNeeded", "OAuthFlowError", "make_provider", "token_path"]
@@ -146,10 +146,6 @@ class FileTokenStorage:
 # ---- the browser step --------------------------------------------------------------------------
 
 
-def printable(text: str) -> str:
-    return _CONTROL.sub("", text)
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,7 +169,7 @@ class LoopbackRedirect:
         # Listen before the browser can answer: a fast (or headless) browser may redirect at once.
         if self._listener is None:
             self._listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=self.port)
-        self.notify(f"MCP server {self.name} needs you to sign in; opening this URL in your browser:\n  {printable(url)}")
+        self.notify(f"MCP server {self.name} needs you to sign in; opening this URL in your browser:\n  {printable(url, one_line=True)}")
 
         def open_it() -> None:
             # webbrowser.open may wait for the browser command to exit, which may wait for our
@@ -217,7 +213,7 @@ class LoopbackRedirect:
                 query = {k: v[0] for k, v in parse_qs(target.query).items()}
                 if "error" in query:
                     await _respond(stream, 400, "Sign-in was refused. You can close this tab.")
-                    why = printable(query.get("error_description") or query["error"])[:300]
+                    why = printable(query.get("error_description") or query["error"], one_line=True)[:300]
                     raise OAuthFlowError(f"the authorization server refused: {why}")
                 if not query.get("code"):
                     await _respond(stream, 400, "No authorization code in this request.")

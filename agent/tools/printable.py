@@ -17,6 +17,9 @@ _SEQUENCES = re.compile(
 )
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile("[\t\n\u2028\u2029]")
+# Zero-width spaces and joiners: kept in prose (emoji sequences need the joiner), but in a name or
+# a one-line message from a server they only hide or spoof characters.
+_INVISIBLE = re.compile("[\u200b-\u200d]")
 
 
 def printable(text: str, *, one_line: bool = False) -> str:
@@ -24,4 +27,4 @@ def printable(text: str, *, one_line: bool = False) -> str:
     if text.isprintable() and not one_line:  # the common case: nothing to strip
         return text
     text = _CONTROLS.sub("", _SEQUENCES.sub("", text))
-    return _LINE_BREAKS.sub(" ", text) if one_line else text
+    return _LINE_BREAKS.sub(" ", _INVISIBLE.sub("", text)) if one_line else text
