@@ -370,10 +370,14 @@ class LiveSession:
         """A call is unanswered on a model that closes the socket for realtime input meanwhile."""
         return self.profile.hold_input_during_calls and bool(self.state.calls)
 
-    async def send_text(self, text: str, *, realtime: bool) -> None:
-        """A user turn: realtimeInput.text or a clientContent turn, as the model's profile says."""
+    async def _until_released(self) -> None:
+        """Input that must not be lost waits (rather than being dropped) while the call is unanswered."""
         while self._holding:
             await self.state.wait_changed()
+
+    async def send_text(self, text: str, *, realtime: bool) -> None:
+        """A user turn: realtimeInput.text or a clientContent turn, as the model's profile says."""
+        await self._until_released()
 
         async def action(session: Any) -> None:
             await self._send_text_on(session, text, realtime=realtime)
@@ -389,20 +393,17 @@ class LiveSession:
         await self._send(lambda s: s.send_realtime_input(audio=blob))
 
     async def send_audio_stream_end(self) -> None:
-        while self._holding:  # it is realtime input too, but it must not be lost
-            await self.state.wait_changed()
+        await self._until_released()  # it is realtime input too, but it must not be lost
         await self._send(lambda s: s.send_realtime_input(audio_stream_end=True))
 
     async def send_activity_start(self) -> None:
         """Push-to-talk: the user began speaking (automatic activity detection is off)."""
-        while self._holding:  # like audioStreamEnd: a marker must not be lost
-            await self.state.wait_changed()
+        await self._until_released()  # like audioStreamEnd: a marker must not be lost
         await self._send(lambda s: s.send_realtime_input(activity_start=types.ActivityStart()))
 
     async def send_activity_end(self) -> None:
         """Push-to-talk: the user stopped speaking; the model answers what was said."""
-        while self._holding:
-            await self.state.wait_changed()
+        await self._until_released()
         await self._send(lambda s: s.send_realtime_input(activity_end=types.ActivityEnd()))
 
     async def interrupt_generation(self) -> None:
